@@ -1,0 +1,259 @@
+//! The `tessera` command line. Every operator command calls the same flows the server uses, on
+//! the same database, so it works while servers run (they pick changes up within a reload
+//! interval).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Settings;
+use crate::crypto::kek::Kek;
+use crate::flows::clients::{self, ClientChanges};
+use crate::flows::{bootstrap, keys};
+use crate::protocol::client_auth::AuthMethod;
+use crate::protocol::jose::Alg;
+
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about = "An OAuth 2.0 / OpenID Connect identity provider")]
+pub struct Cli {
+    /// Configuration file (default: config/tessera.toml when it exists).
+    #[arg(long, global = true, value_name = "PATH", env = "TESSERA_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the provider.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; prints JSON with the client_id and, once, the client_secret.
+    Create(ClientArgs),
+    /// List clients as JSON.
+    List,
+    /// Show one client as JSON.
+    Show { id: String },
+    /// Change a client; only the flags given change.
+    Update {
+        id: String,
+        #[command(flatten)]
+        args: ClientArgs,
+    },
+    /// Replace a client's secret with a new generated one (printed once).
+    RotateSecret { id: String },
+    /// Delete a client.
+    Delete { id: String },
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ClientArgs {
+    /// Display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Client id (default: generated). Letters, digits, - . _ ~; never a UUID.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// A public client (no secret; token_endpoint_auth_method none).
+    #[arg(long)]
+    pub public: bool,
+    /// Redirect URI (repeatable).
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    pub redirect_uris: Vec<String>,
+    /// Post-logout redirect URI (repeatable).
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Allowed grant type (repeatable): authorization_code, client_credentials, refresh_token.
+    #[arg(long = "grant-type", value_name = "TYPE")]
+    pub grant_types: Vec<String>,
+    /// Space-separated scopes the client may request.
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Audience of its access tokens (repeatable); resource indicators must be among these.
+    #[arg(long = "audience", value_name = "AUD")]
+    pub audiences: Vec<String>,
+    /// client_secret_basic (default), client_secret_post, or none.
+    #[arg(long = "auth-method", value_name = "METHOD")]
+    pub auth_method: Option<String>,
+    /// A secret chosen by hand (at least 32 characters) instead of a generated one.
+    #[arg(long)]
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List signing keys: state, algorithm, kid, dates.
+    List,
+    /// Rotate the signing key of an algorithm.
+    Rotate {
+        /// RS256, ES256 or EdDSA.
+        #[arg(long, default_value = "RS256")]
+        alg: String,
+        /// Activate the new key immediately (an emergency measure: verifiers that cached the
+        /// JWKS see an unknown kid until they refetch it).
+        #[arg(long)]
+        now: bool,
+    },
+    /// Print a new random key-encryption key (base64 of 32 bytes).
+    GenerateKek,
+}
+
+impl ClientArgs {
+    fn into_changes(self, for_update: bool) -> anyhow::Result<ClientChanges> {
+        let some_list = |v: Vec<String>| if v.is_empty() && for_update { None } else { Some(v) };
+        let auth_method = match self.auth_method.as_deref() {
+            None => None,
+            Some(m) => Some(AuthMethod::parse(m).ok_or_else(|| {
+                anyhow::anyhow!("--auth-method must be client_secret_basic, client_secret_post or none")
+            })?),
+        };
+        Ok(ClientChanges {
+            name: self.name,
+            id: self.id,
+            public: self.public.then_some(true),
+            auth_method,
+            redirect_uris: some_list(self.redirect_uris),
+            post_logout_redirect_uris: some_list(self.post_logout_redirect_uris),
+            grant_types: some_list(self.grant_types),
+            scope: self.scope,
+            audiences: some_list(self.audiences),
+            secret: self.secret,
+        })
+    }
+}
+
+fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+/// Runs a command other than `serve`.
+pub fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
+    let clock = SystemClock;
+    let now = clock.now();
+    match command {
+        Command::Serve => anyhow::bail!("serve is run by main"),
+        Command::Migrate => {
+            let target = settings.database_target()?;
+            let applied = crate::storage::sql::migrate(&target)?;
+            if applied.is_empty() {
+                println!("database is up to date");
+            } else {
+                for m in applied {
+                    println!("applied {m}");
+                }
+            }
+            Ok(())
+        }
+        Command::Keys(KeysCommand::GenerateKek) => {
+            println!("{}", Kek::generate()?.to_base64());
+            Ok(())
+        }
+        Command::Client(cmd) => {
+            let o = bootstrap::open(settings, now)?;
+            let store = &o.store;
+            match cmd {
+                ClientCommand::Create(args) => {
+                    if args.name.is_none() {
+                        anyhow::bail!("--name is required");
+                    }
+                    print_json(&clients::create(store, &o.hasher, args.into_changes(false)?, now)?)
+                }
+                ClientCommand::List => print_json(&clients::list(store)?),
+                ClientCommand::Show { id } => print_json(&clients::show(store, &id)?),
+                ClientCommand::Update { id, args } => {
+                    print_json(&clients::update(store, &o.hasher, &id, args.into_changes(true)?, now)?)
+                }
+                ClientCommand::RotateSecret { id } => print_json(&clients::rotate_secret(store, &o.hasher, &id, now)?),
+                ClientCommand::Delete { id } => {
+                    clients::delete(store, &id)?;
+                    print_json(&serde_json::json!({"deleted": id}))
+                }
+            }
+        }
+        Command::Keys(cmd) => {
+            let o = bootstrap::open(settings, now)?;
+            match cmd {
+                KeysCommand::List => {
+                    let list = o.store.list_keys()?;
+                    println!("{:<8} {:<6} {:<44} {:<20} {:<20} {:<20}", "STATE", "ALG", "KID", "CREATED", "ACTIVATED", "RETIRED");
+                    for k in list {
+                        println!(
+                            "{:<8} {:<6} {:<44} {:<20} {:<20} {:<20}",
+                            k.state.as_str(),
+                            k.alg.as_str(),
+                            k.kid,
+                            date(Some(k.created_at)),
+                            date(k.activated_at),
+                            date(k.retired_at)
+                        );
+                    }
+                    Ok(())
+                }
+                KeysCommand::Rotate { alg, now: immediate } => {
+                    let alg = Alg::parse(&alg).ok_or_else(|| anyhow::anyhow!("--alg must be RS256, ES256 or EdDSA"))?;
+                    if !immediate {
+                        anyhow::bail!(
+                            "scheduled (published-ahead) rotation is not available yet; use --now for an immediate rotation"
+                        );
+                    }
+                    let k = keys::rotate_now(&o.store, &o.kek, alg, now)?;
+                    eprintln!(
+                        "immediate rotation: the new key signs as soon as servers reload (within a few seconds); the previous key stays published"
+                    );
+                    print_json(&serde_json::json!({"kid": k.kid, "alg": alg.as_str(), "state": "active"}))
+                }
+                KeysCommand::GenerateKek => unreachable!("handled above"),
+            }
+        }
+    }
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM:SS` (UTC), or `-`.
+fn date(ts: Option<i64>) -> String {
+    let Some(ts) = ts else { return "-".into() };
+    let days = ts.div_euclid(86_400);
+    let secs = ts.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+/// Runs `serve` until SIGTERM / SIGINT.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = crate::startup::Application::build_with_clock(settings.clone(), Arc::new(SystemClock)).await?;
+    tracing::info!(issuer = %settings.issuer, bind = %settings.bind, port = app.port(), "tessera is serving");
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates() {
+        assert_eq!(super::date(Some(0)), "1970-01-01 00:00:00");
+        assert_eq!(super::date(Some(1_795_000_000)), "2026-11-18 09:46:40");
+        assert_eq!(super::date(None), "-");
+    }
+}

@@ -1,0 +1,465 @@
+//! Settings: built-in defaults → a TOML file (`config/tessera.toml`, or `--config PATH`) → `TESSERA_*`
+//! environment variables. Built once at start-up and passed around as a value, never read from a
+//! global, so that two servers with different settings can run in one test process.
+//!
+//! [`Settings::validate`] refuses anything unsafe or inconsistent with one line naming the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::protocol::jose::Alg;
+
+/// Where the file settings come from when `--config` is not given.
+pub const DEFAULT_CONFIG_PATH: &str = "config/tessera.toml";
+
+/// A configuration problem: which key, and why. Displays as one line.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {key}: {reason}")]
+pub struct ConfigError {
+    pub key: String,
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// The issuer identifier: every absolute URL Tessera emits starts with it.
+    pub issuer: String,
+    /// Address and port to listen on.
+    pub bind: String,
+    /// Directory for the embedded database and the generated key-encryption key.
+    pub data_dir: PathBuf,
+    /// `postgres://…` selects PostgreSQL; `sqlite://PATH` or empty selects SQLite.
+    pub database_url: String,
+    /// Unset: session state lives in the SQL database. Set: Redis holds it.
+    pub redis_url: String,
+    /// Prefix of every Redis key this deployment writes.
+    pub redis_key_prefix: String,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub workers: usize,
+    /// `tracing` filter directive, e.g. `info` or `tessera=debug`.
+    pub log: String,
+    pub database: DatabaseSettings,
+    pub keys: KeySettings,
+    pub tokens: TokenSettings,
+    pub http: HttpSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// Connections in the pool of each process.
+    pub pool_size: u32,
+    /// How often each node looks for changed clients and keys, in milliseconds.
+    pub reload_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeySettings {
+    /// Base64 of 32 random bytes. Prefer the environment variable to the file.
+    pub key_encryption_key: String,
+    /// A file holding the base64 key-encryption key.
+    pub key_encryption_key_file: String,
+    /// Algorithm of the key that signs access tokens.
+    pub access_token_alg: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenSettings {
+    /// Lifetime of access tokens, in seconds.
+    pub access_token_ttl: u64,
+    /// `aud` of an access token whose client registered no audience and named no resource.
+    /// Empty: the issuer.
+    pub default_audience: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// `Cache-Control: max-age` of the JWKS and discovery documents, in seconds.
+    pub jwks_max_age: u64,
+    /// Largest request body accepted by form endpoints, in bytes.
+    pub max_form_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            issuer: "http://127.0.0.1:8080".into(),
+            bind: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: String::new(),
+            redis_url: String::new(),
+            redis_key_prefix: "tessera:".into(),
+            workers: 0,
+            log: "info".into(),
+            database: DatabaseSettings::default(),
+            keys: KeySettings::default(),
+            tokens: TokenSettings::default(),
+            http: HttpSettings::default(),
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            pool_size: 8,
+            reload_interval_ms: 1000,
+        }
+    }
+}
+
+impl Default for KeySettings {
+    fn default() -> Self {
+        Self {
+            key_encryption_key: String::new(),
+            key_encryption_key_file: String::new(),
+            access_token_alg: "RS256".into(),
+        }
+    }
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: 600,
+            default_audience: String::new(),
+        }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            jwks_max_age: 900,
+            max_form_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// Which SQL backend, resolved from `database_url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseTarget {
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, DatabaseTarget::Postgres(_))
+    }
+}
+
+/// Every environment variable Tessera reads, with the setting it overrides.
+pub const ENV_VARS: &[(&str, &str)] = &[
+    ("TESSERA_ISSUER", "issuer"),
+    ("TESSERA_BIND", "bind"),
+    ("TESSERA_DATA_DIR", "data_dir"),
+    ("TESSERA_DATABASE_URL", "database_url"),
+    ("TESSERA_REDIS_URL", "redis_url"),
+    ("TESSERA_REDIS_KEY_PREFIX", "redis_key_prefix"),
+    ("TESSERA_WORKERS", "workers"),
+    ("TESSERA_LOG", "log"),
+    ("TESSERA_DB_POOL_SIZE", "database.pool_size"),
+    ("TESSERA_RELOAD_INTERVAL_MS", "database.reload_interval_ms"),
+    ("TESSERA_KEY_ENCRYPTION_KEY", "keys.key_encryption_key"),
+    ("TESSERA_KEY_ENCRYPTION_KEY_FILE", "keys.key_encryption_key_file"),
+    ("TESSERA_ACCESS_TOKEN_ALG", "keys.access_token_alg"),
+    ("TESSERA_ACCESS_TOKEN_TTL", "tokens.access_token_ttl"),
+    ("TESSERA_DEFAULT_AUDIENCE", "tokens.default_audience"),
+    ("TESSERA_JWKS_MAX_AGE", "http.jwks_max_age"),
+    ("TESSERA_MAX_FORM_BYTES", "http.max_form_bytes"),
+];
+
+impl Settings {
+    /// Loads defaults, then the file, then the environment, then validates.
+    ///
+    /// `path` is `--config`; when absent, [`DEFAULT_CONFIG_PATH`] is read if it exists.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(path, &env)
+    }
+
+    /// [`Settings::load`] with an explicit environment (for tests).
+    pub fn load_from(path: Option<&Path>, env: &[(String, String)]) -> Result<Self, ConfigError> {
+        let mut settings = match path {
+            Some(p) => Self::from_file(p)?,
+            None if Path::new(DEFAULT_CONFIG_PATH).is_file() => {
+                Self::from_file(Path::new(DEFAULT_CONFIG_PATH))?
+            }
+            None => Settings::default(),
+        };
+        for (name, value) in env {
+            if let Some((_, key)) = ENV_VARS.iter().find(|(n, _)| n == name) {
+                settings.set(key, value).map_err(|reason| ConfigError::new(name, reason))?;
+            }
+        }
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let key = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(&key, format!("cannot read the file: {e}")))?;
+        toml::from_str(&text).map_err(|e| {
+            let reason = e.message().to_string();
+            let at = e
+                .span()
+                .map(|s| format!(" (line {})", text[..s.start].lines().count().max(1)))
+                .unwrap_or_default();
+            ConfigError::new(key, format!("{reason}{at}"))
+        })
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        fn num<T: std::str::FromStr>(v: &str) -> Result<T, String> {
+            v.trim()
+                .parse()
+                .map_err(|_| format!("`{v}` is not a valid non-negative number"))
+        }
+        match key {
+            "issuer" => self.issuer = value.into(),
+            "bind" => self.bind = value.into(),
+            "data_dir" => self.data_dir = value.into(),
+            "database_url" => self.database_url = value.into(),
+            "redis_url" => self.redis_url = value.into(),
+            "redis_key_prefix" => self.redis_key_prefix = value.into(),
+            "workers" => self.workers = num(value)?,
+            "log" => self.log = value.into(),
+            "database.pool_size" => self.database.pool_size = num(value)?,
+            "database.reload_interval_ms" => self.database.reload_interval_ms = num(value)?,
+            "keys.key_encryption_key" => self.keys.key_encryption_key = value.into(),
+            "keys.key_encryption_key_file" => self.keys.key_encryption_key_file = value.into(),
+            "keys.access_token_alg" => self.keys.access_token_alg = value.into(),
+            "tokens.access_token_ttl" => self.tokens.access_token_ttl = num(value)?,
+            "tokens.default_audience" => self.tokens.default_audience = value.into(),
+            "http.jwks_max_age" => self.http.jwks_max_age = num(value)?,
+            "http.max_form_bytes" => self.http.max_form_bytes = num(value)?,
+            other => return Err(format!("unknown setting {other}")),
+        }
+        Ok(())
+    }
+
+    /// Checks every setting; the error names the first offending key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        validate_issuer(&self.issuer).map_err(|r| ConfigError::new("issuer", r))?;
+        self.bind
+            .parse::<SocketAddr>()
+            .map_err(|_| ConfigError::new("bind", format!("`{}` is not an IP:port address", self.bind)))?;
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::new("data_dir", "must not be empty"));
+        }
+        self.database_target()?;
+        if !self.redis_url.is_empty() {
+            let u = Url::parse(&self.redis_url)
+                .map_err(|e| ConfigError::new("redis_url", format!("not a URL: {e}")))?;
+            if !matches!(u.scheme(), "redis" | "rediss") {
+                return Err(ConfigError::new("redis_url", "must start with redis:// or rediss://"));
+            }
+        }
+        if self.redis_key_prefix.is_empty() {
+            return Err(ConfigError::new("redis_key_prefix", "must not be empty"));
+        }
+        if !(1..=256).contains(&self.database.pool_size) {
+            return Err(ConfigError::new("database.pool_size", "must be between 1 and 256"));
+        }
+        if !(50..=10_000).contains(&self.database.reload_interval_ms) {
+            return Err(ConfigError::new(
+                "database.reload_interval_ms",
+                "must be between 50 and 10000 (running servers must see key rotations within 10 s)",
+            ));
+        }
+        if !self.keys.key_encryption_key.is_empty() && !self.keys.key_encryption_key_file.is_empty() {
+            return Err(ConfigError::new(
+                "keys.key_encryption_key",
+                "give either the key or a key file, not both",
+            ));
+        }
+        Alg::parse(&self.keys.access_token_alg).ok_or_else(|| {
+            ConfigError::new(
+                "keys.access_token_alg",
+                format!("`{}` is not one of RS256, ES256, EdDSA", self.keys.access_token_alg),
+            )
+        })?;
+        if !(10..=86_400).contains(&self.tokens.access_token_ttl) {
+            return Err(ConfigError::new(
+                "tokens.access_token_ttl",
+                "must be between 10 and 86400 seconds",
+            ));
+        }
+        if self.tokens.default_audience.chars().any(char::is_control) {
+            return Err(ConfigError::new("tokens.default_audience", "contains control characters"));
+        }
+        if self.http.jwks_max_age > 86_400 {
+            return Err(ConfigError::new("http.jwks_max_age", "must be at most 86400 seconds"));
+        }
+        if !(1024..=1024 * 1024).contains(&self.http.max_form_bytes) {
+            return Err(ConfigError::new(
+                "http.max_form_bytes",
+                "must be between 1024 and 1048576",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The SQL backend named by `database_url` (SQLite in the data dir when empty).
+    pub fn database_target(&self) -> Result<DatabaseTarget, ConfigError> {
+        let url = self.database_url.trim();
+        if url.is_empty() {
+            return Ok(DatabaseTarget::Sqlite(self.data_dir.join("tessera.db")));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Url::parse(url)
+                .map_err(|e| ConfigError::new("database_url", format!("not a valid URL: {e}")))?;
+            return Ok(DatabaseTarget::Postgres(url.to_string()));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            if path.is_empty() {
+                return Err(ConfigError::new("database_url", "sqlite: URL without a file path"));
+            }
+            return Ok(DatabaseTarget::Sqlite(PathBuf::from(path)));
+        }
+        Err(ConfigError::new(
+            "database_url",
+            "must start with postgres://, postgresql:// or sqlite://",
+        ))
+    }
+
+    /// The algorithm that signs access tokens (validated).
+    pub fn access_token_alg(&self) -> Alg {
+        Alg::parse(&self.keys.access_token_alg).unwrap_or(Alg::RS256)
+    }
+
+    /// The issuer without any trailing slash, for building endpoint URLs.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// `aud` used when neither the request nor the client names one.
+    pub fn default_audience(&self) -> &str {
+        if self.tokens.default_audience.is_empty() {
+            &self.issuer
+        } else {
+            &self.tokens.default_audience
+        }
+    }
+}
+
+/// OpenID Connect Discovery §2 / RFC 8414 §2: https, no query, no fragment. Plain http is
+/// accepted only on a loopback host, for development and tests.
+fn validate_issuer(issuer: &str) -> Result<(), String> {
+    let url = Url::parse(issuer).map_err(|e| format!("`{issuer}` is not an absolute URL: {e}"))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not have a query or fragment".into());
+    }
+    if issuer.ends_with('/') {
+        return Err("must not end with `/`".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry credentials".into());
+    }
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback_host(&url) => Ok(()),
+        "http" => Err("plain http is allowed only for a loopback host (127.0.0.1, [::1], localhost); use https".into()),
+        other => Err(format!("scheme `{other}` is not https")),
+    }
+}
+
+fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let s = Settings::default();
+        s.validate().unwrap();
+        assert_eq!(
+            s.database_target().unwrap(),
+            DatabaseTarget::Sqlite(PathBuf::from("./data/tessera.db"))
+        );
+        assert_eq!(s.default_audience(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn environment_overrides_file_and_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(&file, "issuer = \"https://file.example\"\n[tokens]\naccess_token_ttl = 120\n").unwrap();
+        let s = Settings::load_from(
+            Some(&file),
+            &env(&[("TESSERA_ISSUER", "https://env.example"), ("TESSERA_DATABASE_URL", "postgres://u@h/db")]),
+        )
+        .unwrap();
+        assert_eq!(s.issuer, "https://env.example");
+        assert_eq!(s.tokens.access_token_ttl, 120);
+        assert!(s.database_target().unwrap().is_postgres());
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("TESSERA_ISSUER", "http://id.example.com")], "issuer"),
+            (&[("TESSERA_ISSUER", "https://id.example.com/")], "issuer"),
+            (&[("TESSERA_ISSUER", "https://id.example.com?x=1")], "issuer"),
+            (&[("TESSERA_BIND", "nonsense")], "bind"),
+            (&[("TESSERA_DATABASE_URL", "mysql://x")], "database_url"),
+            (&[("TESSERA_REDIS_URL", "http://x")], "redis_url"),
+            (&[("TESSERA_WORKERS", "-1")], "TESSERA_WORKERS"),
+            (&[("TESSERA_ACCESS_TOKEN_ALG", "HS256")], "keys.access_token_alg"),
+            (&[("TESSERA_ACCESS_TOKEN_TTL", "0")], "tokens.access_token_ttl"),
+        ];
+        for (vars, key) in cases {
+            let err = Settings::load_from(None, &env(vars)).unwrap_err();
+            assert_eq!(&err.key, key, "{vars:?}");
+            let line = err.to_string();
+            assert!(!line.contains('\n') && line.starts_with("invalid configuration: "), "{line}");
+        }
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(&file, "isuer = \"https://x\"\n").unwrap();
+        let err = Settings::load_from(Some(&file), &[]).unwrap_err();
+        assert!(err.to_string().contains("isuer"), "{err}");
+    }
+
+    #[test]
+    fn shipped_config_file_is_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_CONFIG_PATH);
+        let s = Settings::load_from(Some(&path), &[]).unwrap();
+        let d = Settings::default();
+        assert_eq!(format!("{s:?}"), format!("{d:?}"));
+    }
+}

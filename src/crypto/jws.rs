@@ -1,0 +1,180 @@
+//! JWS (RFC 7515) compact signing and JWK (RFC 7517) handling. The only module that imports
+//! josekit.
+//!
+//! Private keys are stored as PKCS#8 DER (sealed under the KEK by the caller); public keys are
+//! published as JWKs with `kid` (the RFC 7638 thumbprint), `kty`, `use: sig` and `alg`, never a
+//! private member.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use josekit::jwk::alg::ed::EdCurve;
+use josekit::jwk::{Jwk, KeyPair};
+use josekit::jws::{EdDSA, ES256, JwsSigner, RS256};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::protocol::jose::Alg;
+
+/// A freshly generated key pair.
+pub struct GeneratedKey {
+    pub alg: Alg,
+    pub kid: String,
+    /// Public JWK with `kid`, `use`, `alg`.
+    pub public_jwk: Value,
+    /// PKCS#8 DER of the private key: seal it before it goes anywhere.
+    pub private_der: Vec<u8>,
+}
+
+/// Generates a key for `alg`: RSA 2048, P-256, or Ed25519.
+pub fn generate(alg: Alg) -> anyhow::Result<GeneratedKey> {
+    let (public, der) = match alg {
+        Alg::RS256 => {
+            let kp = RS256.generate_key_pair(2048)?;
+            (kp.to_jwk_public_key(), kp.to_der_private_key())
+        }
+        Alg::ES256 => {
+            let kp = ES256.generate_key_pair()?;
+            (kp.to_jwk_public_key(), kp.to_der_private_key())
+        }
+        Alg::EdDSA => {
+            let kp = EdDSA.generate_key_pair(EdCurve::Ed25519)?;
+            (kp.to_jwk_public_key(), kp.to_der_private_key())
+        }
+    };
+    let mut jwk: Map<String, Value> = public.as_ref().clone();
+    // Keep only the public members of the key type.
+    let keep: &[&str] = match alg {
+        Alg::RS256 => &["kty", "n", "e"],
+        Alg::ES256 => &["kty", "crv", "x", "y"],
+        Alg::EdDSA => &["kty", "crv", "x"],
+    };
+    jwk.retain(|k, _| keep.contains(&k.as_str()));
+    let public_jwk = Value::Object(jwk);
+    let kid = thumbprint(&public_jwk)?;
+    let mut public_jwk = public_jwk;
+    if let Value::Object(m) = &mut public_jwk {
+        m.insert("kid".into(), Value::String(kid.clone()));
+        m.insert("use".into(), Value::String("sig".into()));
+        m.insert("alg".into(), Value::String(alg.as_str().into()));
+    }
+    Ok(GeneratedKey {
+        alg,
+        kid,
+        public_jwk,
+        private_der: der,
+    })
+}
+
+/// RFC 7638 JWK thumbprint (SHA-256, base64url) over the required members in lexicographic
+/// order.
+pub fn thumbprint(jwk: &Value) -> anyhow::Result<String> {
+    let get = |name: &str| -> anyhow::Result<&str> {
+        jwk.get(name)
+            .and_then(Value::as_str)
+            .ok_or_else(|| anyhow::anyhow!("JWK lacks `{name}`"))
+    };
+    // Member values are base64url or fixed names, so they need no JSON escaping; serde_json
+    // still writes them to be safe.
+    let s = |v: &str| Value::String(v.to_string()).to_string();
+    let canonical = match get("kty")? {
+        "RSA" => format!(r#"{{"e":{},"kty":"RSA","n":{}}}"#, s(get("e")?), s(get("n")?)),
+        "EC" => format!(
+            r#"{{"crv":{},"kty":"EC","x":{},"y":{}}}"#,
+            s(get("crv")?),
+            s(get("x")?),
+            s(get("y")?)
+        ),
+        "OKP" => format!(r#"{{"crv":{},"kty":"OKP","x":{}}}"#, s(get("crv")?), s(get("x")?)),
+        other => anyhow::bail!("unsupported key type {other}"),
+    };
+    Ok(URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes())))
+}
+
+/// A private key ready to sign, with its protected headers pre-encoded.
+pub struct Signer {
+    pub kid: String,
+    pub alg: Alg,
+    signer: Box<dyn JwsSigner>,
+    at_jwt_header: String,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer").field("kid", &self.kid).field("alg", &self.alg).finish()
+    }
+}
+
+impl Signer {
+    pub fn from_der(alg: Alg, kid: &str, der: &[u8]) -> anyhow::Result<Signer> {
+        let signer: Box<dyn JwsSigner> = match alg {
+            Alg::RS256 => Box::new(RS256.signer_from_der(der)?),
+            Alg::ES256 => Box::new(ES256.signer_from_der(der)?),
+            Alg::EdDSA => Box::new(EdDSA.signer_from_der(der)?),
+        };
+        let header = serde_json::json!({"alg": alg.as_str(), "kid": kid, "typ": "at+jwt"});
+        Ok(Signer {
+            kid: kid.to_string(),
+            alg,
+            signer,
+            at_jwt_header: URL_SAFE_NO_PAD.encode(header.to_string()),
+        })
+    }
+
+    /// Signs `claims` as an RFC 9068 access token (`typ: at+jwt`).
+    pub fn sign_access_token(&self, claims: &impl Serialize) -> anyhow::Result<String> {
+        self.sign_with_header(&self.at_jwt_header, claims)
+    }
+
+    fn sign_with_header(&self, header_b64: &str, claims: &impl Serialize) -> anyhow::Result<String> {
+        let payload = serde_json::to_vec(claims)?;
+        let mut out = String::with_capacity(header_b64.len() + payload.len() * 4 / 3 + 360);
+        out.push_str(header_b64);
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut out);
+        let signature = self.signer.sign(out.as_bytes())?;
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(&signature, &mut out);
+        Ok(out)
+    }
+}
+
+/// Checks that a stored public JWK is well formed for `alg` and carries no private member.
+pub fn check_public_jwk(alg: Alg, jwk: &Value) -> anyhow::Result<()> {
+    let parsed = Jwk::from_bytes(jwk.to_string())?;
+    for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
+        anyhow::ensure!(parsed.parameter(private).is_none(), "public JWK carries `{private}`");
+    }
+    anyhow::ensure!(parsed.algorithm() == Some(alg.as_str()), "JWK alg mismatch");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc7638_example() {
+        let jwk = serde_json::json!({
+            "kty": "RSA",
+            "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+            "e": "AQAB",
+            "alg": "RS256",
+            "kid": "2011-04-29"
+        });
+        assert_eq!(thumbprint(&jwk).unwrap(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+    }
+
+    #[test]
+    fn generated_keys_are_public_only_and_sign() {
+        for alg in Alg::ALL {
+            let k = generate(alg).unwrap();
+            check_public_jwk(alg, &k.public_jwk).unwrap();
+            assert_eq!(k.public_jwk["kid"], k.kid.as_str());
+            assert_eq!(k.public_jwk["use"], "sig");
+            let s = Signer::from_der(alg, &k.kid, &k.private_der).unwrap();
+            let jwt = s.sign_access_token(&serde_json::json!({"sub": "x"})).unwrap();
+            assert_eq!(jwt.split('.').count(), 3);
+        }
+    }
+}

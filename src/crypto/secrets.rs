@@ -1,0 +1,87 @@
+//! Client secrets: generated with 256 bits from the CSPRNG and stored as a keyed hash
+//! (HMAC-SHA-256 under a server-wide key kept encrypted in the database). Secrets are
+//! high-entropy, so a fast keyed hash is the right tool; argon2 is for human passwords.
+//! Verification compares in constant time.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+const PREFIX: &str = "hs256$";
+
+#[derive(Clone)]
+pub struct SecretHasher {
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for SecretHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretHasher(..)")
+    }
+}
+
+impl SecretHasher {
+    pub fn new(key: [u8; 32]) -> Self {
+        Self { key }
+    }
+
+    fn mac(&self, secret: &str) -> Hmac<Sha256> {
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(secret.as_bytes());
+        mac
+    }
+
+    pub fn hash(&self, secret: &str) -> String {
+        format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(self.mac(secret).finalize().into_bytes()))
+    }
+
+    /// Constant-time check of `secret` against a stored hash.
+    pub fn verify(&self, secret: &str, stored: &str) -> bool {
+        let Some(encoded) = stored.strip_prefix(PREFIX) else {
+            return false;
+        };
+        let Ok(expected) = URL_SAFE_NO_PAD.decode(encoded) else {
+            return false;
+        };
+        self.mac(secret).verify_slice(&expected).is_ok()
+    }
+}
+
+/// A new client secret: 32 random bytes, base64url (43 characters).
+pub fn generate_client_secret() -> anyhow::Result<String> {
+    super::random::token::<32>()
+}
+
+/// A new client id: `tc_` and 16 random bytes, base64url.
+pub fn generate_client_id() -> anyhow::Result<String> {
+    Ok(format!("tc_{}", super::random::token::<16>()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_and_verify() {
+        let h = SecretHasher::new([7; 32]);
+        let s = generate_client_secret().unwrap();
+        assert_eq!(s.len(), 43);
+        let stored = h.hash(&s);
+        assert!(!stored.contains(&s));
+        assert!(h.verify(&s, &stored));
+        assert!(!h.verify("wrong", &stored));
+        assert!(!SecretHasher::new([8; 32]).verify(&s, &stored), "keyed");
+        assert!(!h.verify(&s, "garbage"));
+        assert!(!h.verify(&s, "hs256$***"));
+    }
+
+    #[test]
+    fn ids_are_never_uuids_and_unique() {
+        let a = generate_client_id().unwrap();
+        assert!(crate::protocol::client::validate_client_id(&a).is_ok(), "{a}");
+        assert_ne!(a, generate_client_id().unwrap());
+    }
+}

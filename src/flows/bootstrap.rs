@@ -1,0 +1,73 @@
+//! Opening a deployment: migrate, connect, find the key-encryption key, and check it against the
+//! database before anything else happens. Shared by `serve` and every CLI command, so they all
+//! refuse a wrong key the same way.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::config::{DatabaseTarget, Settings};
+use crate::crypto::kek::Kek;
+use crate::crypto::secrets::SecretHasher;
+use crate::storage::{Store, secret_aad};
+
+/// Name of the server secret that keys client-secret hashes.
+const SECRET_HMAC_KEY: &str = "client_secret_hmac_key";
+/// File name of the key-encryption key the embedded default generates.
+pub const KEK_FILE: &str = "key-encryption-key";
+
+/// An opened deployment.
+pub struct Opened {
+    pub store: Arc<Store>,
+    pub kek: Kek,
+    pub hasher: SecretHasher,
+    pub target: DatabaseTarget,
+}
+
+/// Finds the KEK: the setting, else the key file named in the config, else (SQLite only) the
+/// file in the data dir, created with mode 0600 on first start.
+pub fn resolve_kek(settings: &Settings, target: &DatabaseTarget) -> anyhow::Result<Kek> {
+    let k = &settings.keys;
+    if !k.key_encryption_key.is_empty() {
+        return Kek::from_base64(&k.key_encryption_key)
+            .map_err(|e| anyhow::anyhow!("invalid configuration: keys.key_encryption_key (TESSERA_KEY_ENCRYPTION_KEY) {e}"));
+    }
+    if !k.key_encryption_key_file.is_empty() {
+        return Kek::read_file(&PathBuf::from(&k.key_encryption_key_file))
+            .map_err(|e| anyhow::anyhow!("invalid configuration: keys.key_encryption_key_file: {e}"));
+    }
+    match target {
+        DatabaseTarget::Sqlite(_) => Kek::read_or_create_file(&settings.data_dir.join(KEK_FILE))
+            .map_err(|e| anyhow::anyhow!("invalid configuration: data_dir: {e}")),
+        DatabaseTarget::Postgres(_) => anyhow::bail!(
+            "invalid configuration: keys.key_encryption_key: required with PostgreSQL, and every node sharing the database needs the same one; set TESSERA_KEY_ENCRYPTION_KEY to the base64 of 32 random bytes (`tessera keys generate-kek` prints one)"
+        ),
+    }
+}
+
+/// Migrates, connects, and checks the KEK against the database.
+pub fn open(settings: &Settings, now: i64) -> anyhow::Result<Opened> {
+    let target = settings.database_target()?;
+    let kek = resolve_kek(settings, &target)?;
+    crate::storage::sql::migrate(&target).context("database migration")?;
+    let store = Arc::new(Store::connect(&target, settings.database.pool_size)?);
+    let sealed = store.get_or_create_secret(SECRET_HMAC_KEY, now, || {
+        let key = crate::crypto::random::bytes::<32>()?;
+        kek.seal(&secret_aad(SECRET_HMAC_KEY), &key)
+    })?;
+    let key = kek.open(&secret_aad(SECRET_HMAC_KEY), &sealed).map_err(|_| {
+        anyhow::anyhow!(
+            "the key-encryption key does not match this database: it was set up with another one; start with the same TESSERA_KEY_ENCRYPTION_KEY (or key file) as the other nodes"
+        )
+    })?;
+    let key: [u8; 32] = key
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("the stored client-secret key is corrupt"))?;
+    Ok(Opened {
+        store,
+        kek,
+        hasher: SecretHasher::new(key),
+        target,
+    })
+}

@@ -1,0 +1,261 @@
+//! Client management, the one path for every operator surface (the CLI today, the admin API
+//! later). Each operation validates first and then writes in one transaction, so a failed or
+//! interrupted command leaves no half-created client.
+
+use serde::Serialize;
+
+use crate::crypto::secrets::{SecretHasher, generate_client_id, generate_client_secret};
+use crate::protocol::client::{
+    Client, ClientMetadata, GrantType, default_grant_types, validate_client_id, validate_manual_secret,
+    validate_metadata,
+};
+use crate::protocol::client_auth::AuthMethod;
+use crate::protocol::scope::Scopes;
+use crate::storage::{StorageError, Store};
+
+/// A change requested by an operator; `None` leaves a field as it is (on update) or takes the
+/// default (on create).
+#[derive(Debug, Default, Clone)]
+pub struct ClientChanges {
+    pub name: Option<String>,
+    pub id: Option<String>,
+    pub public: Option<bool>,
+    pub auth_method: Option<AuthMethod>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub grant_types: Option<Vec<String>>,
+    pub scope: Option<String>,
+    pub audiences: Option<Vec<String>>,
+    /// A secret chosen by hand (≥ 32 characters); otherwise one is generated.
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no client with id `{0}`")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Storage(StorageError),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<StorageError> for ClientError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Conflict(m) => ClientError::Conflict(m),
+            other => ClientError::Storage(other),
+        }
+    }
+}
+
+/// A client as operators see it (never the secret hash).
+#[derive(Debug, Serialize)]
+pub struct ClientView {
+    pub client_id: String,
+    pub client_name: String,
+    pub token_endpoint_auth_method: &'static str,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<&'static str>,
+    pub scope: String,
+    pub audiences: Vec<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Shown exactly once, when generated or set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+impl ClientView {
+    pub fn of(c: &Client, secret: Option<String>) -> Self {
+        let m = &c.metadata;
+        ClientView {
+            client_id: c.id.clone(),
+            client_name: m.name.clone(),
+            token_endpoint_auth_method: m.auth_method.as_str(),
+            redirect_uris: m.redirect_uris.clone(),
+            post_logout_redirect_uris: m.post_logout_redirect_uris.clone(),
+            grant_types: m.grant_types.iter().map(|g| g.as_str()).collect(),
+            scope: m.scopes.to_string(),
+            audiences: m.audiences.clone(),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            client_secret: secret,
+        }
+    }
+}
+
+fn parse_grants(list: &[String]) -> Result<Vec<GrantType>, ClientError> {
+    let mut out = Vec::new();
+    for g in list {
+        let gt = GrantType::parse(g).ok_or_else(|| {
+            ClientError::Invalid(format!(
+                "grant type `{g}` is not supported (authorization_code, client_credentials, refresh_token)"
+            ))
+        })?;
+        if !out.contains(&gt) {
+            out.push(gt);
+        }
+    }
+    Ok(out)
+}
+
+fn resolve_auth_method(c: &ClientChanges, current: Option<AuthMethod>) -> Result<AuthMethod, ClientError> {
+    match (c.public, c.auth_method) {
+        (Some(true), Some(m)) if m != AuthMethod::None => {
+            Err(ClientError::Invalid("--public conflicts with --auth-method".into()))
+        }
+        (Some(true), _) => Ok(AuthMethod::None),
+        (_, Some(m)) => Ok(m),
+        (Some(false), None) if current == Some(AuthMethod::None) => Ok(AuthMethod::ClientSecretBasic),
+        _ => Ok(current.unwrap_or(AuthMethod::ClientSecretBasic)),
+    }
+}
+
+fn dedup(v: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(v.len());
+    for s in v {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// Registers a client. Returns its view with the secret (generated or given) shown once.
+pub fn create(store: &Store, hasher: &SecretHasher, c: ClientChanges, now: i64) -> Result<ClientView, ClientError> {
+    let id = match &c.id {
+        Some(id) => {
+            validate_client_id(id).map_err(ClientError::Invalid)?;
+            id.clone()
+        }
+        None => generate_client_id()?,
+    };
+    let auth_method = resolve_auth_method(&c, None)?;
+    let redirect_uris = dedup(c.redirect_uris.clone().unwrap_or_default());
+    let grant_types = match &c.grant_types {
+        Some(g) if !g.is_empty() => parse_grants(g)?,
+        _ => default_grant_types(auth_method, &redirect_uris),
+    };
+    let metadata = ClientMetadata {
+        name: c.name.clone().unwrap_or_default(),
+        auth_method,
+        redirect_uris,
+        post_logout_redirect_uris: dedup(c.post_logout_redirect_uris.clone().unwrap_or_default()),
+        grant_types,
+        scopes: Scopes::parse(c.scope.as_deref().unwrap_or("")).map_err(|e| ClientError::Invalid(format!("scope: {e}")))?,
+        audiences: dedup(c.audiences.clone().unwrap_or_default()),
+    };
+    validate_metadata(&metadata).map_err(ClientError::Invalid)?;
+    let secret = secret_for(auth_method, c.secret.as_deref())?;
+    let client = Client {
+        id,
+        secret_hash: secret.as_deref().map(|s| hasher.hash(s)),
+        metadata,
+        created_at: now,
+        updated_at: now,
+    };
+    store.insert_client(&client)?;
+    Ok(ClientView::of(&client, secret))
+}
+
+fn secret_for(auth_method: AuthMethod, given: Option<&str>) -> Result<Option<String>, ClientError> {
+    match (auth_method, given) {
+        (AuthMethod::None, Some(_)) => Err(ClientError::Invalid("a public client has no secret".into())),
+        (AuthMethod::None, None) => Ok(None),
+        (_, Some(s)) => {
+            validate_manual_secret(s).map_err(ClientError::Invalid)?;
+            Ok(Some(s.to_string()))
+        }
+        (_, None) => Ok(Some(generate_client_secret()?)),
+    }
+}
+
+fn load(store: &Store, id: &str) -> Result<Client, ClientError> {
+    store.get_client(id)?.ok_or_else(|| ClientError::NotFound(id.to_string()))
+}
+
+/// Changes the fields named in `c`. A client that becomes confidential gets a new secret
+/// (shown once); one that becomes public loses its secret.
+pub fn update(store: &Store, hasher: &SecretHasher, id: &str, c: ClientChanges, now: i64) -> Result<ClientView, ClientError> {
+    let mut client = load(store, id)?;
+    if c.id.as_deref().is_some_and(|new| new != id) {
+        return Err(ClientError::Invalid("a client id cannot be changed".into()));
+    }
+    let m = &mut client.metadata;
+    let was_public = m.auth_method == AuthMethod::None;
+    m.auth_method = resolve_auth_method(&c, Some(m.auth_method))?;
+    if let Some(n) = c.name {
+        m.name = n;
+    }
+    if let Some(v) = c.redirect_uris {
+        m.redirect_uris = dedup(v);
+    }
+    if let Some(v) = c.post_logout_redirect_uris {
+        m.post_logout_redirect_uris = dedup(v);
+    }
+    if let Some(g) = c.grant_types {
+        m.grant_types = parse_grants(&g)?;
+    }
+    if let Some(s) = c.scope {
+        m.scopes = Scopes::parse(&s).map_err(|e| ClientError::Invalid(format!("scope: {e}")))?;
+    }
+    if let Some(a) = c.audiences {
+        m.audiences = dedup(a);
+    }
+    validate_metadata(m).map_err(ClientError::Invalid)?;
+    let now_public = m.auth_method == AuthMethod::None;
+    let shown = if now_public {
+        if c.secret.is_some() {
+            return Err(ClientError::Invalid("a public client has no secret".into()));
+        }
+        client.secret_hash = None;
+        None
+    } else if c.secret.is_some() || was_public {
+        let s = secret_for(m.auth_method, c.secret.as_deref())?;
+        client.secret_hash = s.as_deref().map(|s| hasher.hash(s));
+        s
+    } else {
+        None
+    };
+    client.updated_at = now;
+    store.update_client(&client).map_err(|e| match e {
+        StorageError::NotFound => ClientError::NotFound(id.to_string()),
+        other => other.into(),
+    })?;
+    Ok(ClientView::of(&client, shown))
+}
+
+/// Replaces a confidential client's secret with a new generated one, shown once. The old secret
+/// stops working as soon as the servers reload (see [`super::directory`]).
+pub fn rotate_secret(store: &Store, hasher: &SecretHasher, id: &str, now: i64) -> Result<ClientView, ClientError> {
+    let mut client = load(store, id)?;
+    if client.is_public() {
+        return Err(ClientError::Invalid("a public client has no secret".into()));
+    }
+    let secret = generate_client_secret()?;
+    client.secret_hash = Some(hasher.hash(&secret));
+    client.updated_at = now;
+    store.update_client(&client)?;
+    Ok(ClientView::of(&client, Some(secret)))
+}
+
+pub fn delete(store: &Store, id: &str) -> Result<(), ClientError> {
+    store.delete_client(id).map_err(|e| match e {
+        StorageError::NotFound => ClientError::NotFound(id.to_string()),
+        other => other.into(),
+    })
+}
+
+pub fn show(store: &Store, id: &str) -> Result<ClientView, ClientError> {
+    Ok(ClientView::of(&load(store, id)?, None))
+}
+
+pub fn list(store: &Store) -> Result<Vec<ClientView>, ClientError> {
+    Ok(store.list_clients()?.iter().map(|c| ClientView::of(c, None)).collect())
+}

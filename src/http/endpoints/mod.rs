@@ -1,0 +1,3 @@
+pub mod discovery;
+pub mod health;
+pub mod token;

@@ -1,0 +1,214 @@
+//! OAuth clients: their registered metadata and the rules it must satisfy (RFC 6749 §2,
+//! RFC 7591 §2 for the metadata names). Used by the CLI today and by dynamic registration later.
+
+use serde::Serialize;
+
+use super::client_auth::{AuthMethod, MAX_CLIENT_ID, MAX_CLIENT_SECRET};
+use super::redirect_uri;
+use super::scope::Scopes;
+
+/// Grant types a client may be allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    AuthorizationCode,
+    ClientCredentials,
+    RefreshToken,
+}
+
+impl GrantType {
+    pub fn parse(s: &str) -> Option<GrantType> {
+        match s {
+            "authorization_code" => Some(GrantType::AuthorizationCode),
+            "client_credentials" => Some(GrantType::ClientCredentials),
+            "refresh_token" => Some(GrantType::RefreshToken),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::ClientCredentials => "client_credentials",
+            GrantType::RefreshToken => "refresh_token",
+        }
+    }
+}
+
+/// What an operator registers about a client (everything but the secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientMetadata {
+    pub name: String,
+    pub auth_method: AuthMethod,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<GrantType>,
+    pub scopes: Scopes,
+    pub audiences: Vec<String>,
+}
+
+/// A registered client as the server holds it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Client {
+    pub id: String,
+    /// Keyed hash of the secret; `None` for public clients.
+    pub secret_hash: Option<String>,
+    pub metadata: ClientMetadata,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("id", &self.id)
+            .field("metadata", &self.metadata)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.metadata.auth_method == AuthMethod::None
+    }
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.metadata.grant_types.contains(&grant)
+    }
+}
+
+/// Checks a client id chosen by hand. Ids are 1–128 characters of the URI unreserved set, and
+/// never a UUID: user subjects are UUIDs, so a client's `sub` can never be mistaken for a user's.
+pub fn validate_client_id(id: &str) -> Result<(), String> {
+    if id.is_empty() || id.len() > MAX_CLIENT_ID {
+        return Err(format!("client id must be 1 to {MAX_CLIENT_ID} characters"));
+    }
+    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)) {
+        return Err("client id may contain only letters, digits and - . _ ~".into());
+    }
+    if uuid::Uuid::try_parse(id).is_ok() {
+        return Err("client id must not be a UUID (user subjects are UUIDs)".into());
+    }
+    Ok(())
+}
+
+/// Checks a client secret chosen by hand.
+pub fn validate_manual_secret(secret: &str) -> Result<(), String> {
+    if secret.chars().count() < 32 {
+        return Err("a client secret given by hand must be at least 32 characters".into());
+    }
+    if secret.len() > MAX_CLIENT_SECRET {
+        return Err(format!("a client secret must be at most {MAX_CLIENT_SECRET} bytes"));
+    }
+    if secret.chars().any(char::is_control) {
+        return Err("a client secret must not contain control characters".into());
+    }
+    Ok(())
+}
+
+/// Checks metadata as a whole. The error names the offending field.
+pub fn validate_metadata(m: &ClientMetadata) -> Result<(), String> {
+    let name_len = m.name.chars().count();
+    if name_len == 0 || name_len > 200 || m.name.chars().any(char::is_control) {
+        return Err("name must be 1 to 200 characters without control characters".into());
+    }
+    if m.grant_types.is_empty() {
+        return Err("grant_types: at least one grant type is required".into());
+    }
+    let public = m.auth_method == AuthMethod::None;
+    if public && m.grant_types.contains(&GrantType::ClientCredentials) {
+        return Err("grant_types: a public client cannot use client_credentials".into());
+    }
+    if m.grant_types.contains(&GrantType::RefreshToken)
+        && !m.grant_types.contains(&GrantType::AuthorizationCode)
+    {
+        return Err("grant_types: refresh_token needs authorization_code".into());
+    }
+    if m.grant_types.contains(&GrantType::AuthorizationCode) && m.redirect_uris.is_empty() {
+        return Err("redirect_uris: authorization_code needs at least one redirect URI".into());
+    }
+    for (field, list) in [
+        ("redirect_uris", &m.redirect_uris),
+        ("post_logout_redirect_uris", &m.post_logout_redirect_uris),
+    ] {
+        if list.len() > 20 {
+            return Err(format!("{field}: at most 20"));
+        }
+        for uri in list.iter() {
+            redirect_uri::validate_registration(uri).map_err(|e| format!("{field}: {e}"))?;
+        }
+    }
+    if m.audiences.len() > 20 {
+        return Err("audiences: at most 20".into());
+    }
+    for aud in &m.audiences {
+        if aud.is_empty() || aud.len() > 512 || aud.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err("audiences: each must be 1 to 512 characters without white space".into());
+        }
+    }
+    Ok(())
+}
+
+/// The grant types a client gets when none are named: the authorization code flow when it has
+/// redirect URIs, client credentials otherwise (confidential clients only).
+pub fn default_grant_types(auth_method: AuthMethod, redirect_uris: &[String]) -> Vec<GrantType> {
+    if !redirect_uris.is_empty() || auth_method == AuthMethod::None {
+        vec![GrantType::AuthorizationCode]
+    } else {
+        vec![GrantType::ClientCredentials]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> ClientMetadata {
+        ClientMetadata {
+            name: "App".into(),
+            auth_method: AuthMethod::ClientSecretBasic,
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![GrantType::ClientCredentials],
+            scopes: Scopes::parse("read").unwrap(),
+            audiences: vec!["https://api.example.com".into()],
+        }
+    }
+
+    #[test]
+    fn client_ids() {
+        validate_client_id("billing-service").unwrap();
+        validate_client_id("a.b_c~d").unwrap();
+        for bad in ["", "has space", "slash/", "ünï", &"x".repeat(129), "6f1c2a52-9a0e-4b7e-8a43-1d2c3b4a5e6f"] {
+            assert!(validate_client_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn manual_secrets() {
+        assert!(validate_manual_secret(&"x".repeat(31)).is_err());
+        validate_manual_secret(&"x".repeat(32)).unwrap();
+    }
+
+    #[test]
+    fn metadata_rules() {
+        validate_metadata(&meta()).unwrap();
+        let mut m = meta();
+        m.auth_method = AuthMethod::None;
+        assert!(validate_metadata(&m).unwrap_err().contains("public"));
+        let mut m = meta();
+        m.grant_types = vec![GrantType::AuthorizationCode];
+        assert!(validate_metadata(&m).unwrap_err().contains("redirect_uris"));
+        m.redirect_uris = vec!["javascript:alert(1)".into()];
+        assert!(validate_metadata(&m).is_err());
+        m.redirect_uris = vec!["https://app.example.com/cb".into()];
+        validate_metadata(&m).unwrap();
+        let mut m = meta();
+        m.grant_types = vec![GrantType::RefreshToken];
+        assert!(validate_metadata(&m).is_err());
+        let mut m = meta();
+        m.name = String::new();
+        assert!(validate_metadata(&m).is_err());
+        let mut m = meta();
+        m.audiences = vec!["has space".into()];
+        assert!(validate_metadata(&m).is_err());
+    }
+}

@@ -1,0 +1,3 @@
+//! One module per grant type: the decision that grant makes, as a pure function.
+
+pub mod client_credentials;

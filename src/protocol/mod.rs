@@ -1,0 +1,16 @@
+//! Every OAuth 2.0 / OpenID Connect rule as plain functions over typed values. No I/O, no clock
+//! (time is passed in as `now`), no actix, diesel, redis or josekit.
+
+pub mod claims;
+pub mod client;
+pub mod client_auth;
+pub mod discovery;
+pub mod error;
+pub mod grants;
+pub mod jose;
+pub mod params;
+pub mod redirect_uri;
+pub mod scope;
+pub mod token_request;
+
+pub use error::OAuthError;

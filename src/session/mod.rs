@@ -1,0 +1,125 @@
+//! Short-lived shared state: browser sessions, in-flight authorization requests, CSRF tokens,
+//! throttling counters and authorization codes. One interface, two implementations:
+//! Redis (when `redis_url` is set) and the SQL database (the embedded default, and PostgreSQL
+//! deployments without Redis). It is never private to one process, so every node and the CLI
+//! see the same state, and it survives restarts (Redis permitting).
+//!
+//! Keys are namespaced by [`Kind`], so a value of one kind can never be read or consumed as
+//! another.
+
+pub mod redis;
+
+use std::time::Duration;
+
+pub use self::redis::RedisSessionStore;
+pub use crate::storage::sql::SqlSessionStore;
+
+/// The kinds of value kept, each under its own key prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Session,
+    AuthRequest,
+    Csrf,
+    Throttle,
+    Code,
+}
+
+impl Kind {
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Kind::Session => "session:",
+            Kind::AuthRequest => "authreq:",
+            Kind::Csrf => "csrf:",
+            Kind::Throttle => "throttle:",
+            Kind::Code => "code:",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The backing store cannot be reached: fail closed (503).
+    #[error("session store unavailable: {0}")]
+    Unavailable(#[source] anyhow::Error),
+}
+
+pub type SessionResult<T> = Result<T, SessionError>;
+
+/// Longest key accepted, to bound memory and storage.
+pub const MAX_KEY: usize = 256;
+
+#[derive(Debug)]
+pub enum SessionStore {
+    Sql(SqlSessionStore),
+    Redis(RedisSessionStore),
+}
+
+impl SessionStore {
+    /// Stores `value` under `key`, replacing any previous value, for `ttl`.
+    pub async fn set(&self, kind: Kind, key: &str, value: &[u8], ttl: Duration) -> SessionResult<()> {
+        check_key(key)?;
+        match self {
+            SessionStore::Sql(s) => s.set(kind, key, value, ttl, false).await.map(|_| ()),
+            SessionStore::Redis(r) => r.set(kind, key, value, ttl, false).await.map(|_| ()),
+        }
+    }
+
+    /// Stores `value` only if `key` holds no live value; returns whether it was stored.
+    pub async fn insert(&self, kind: Kind, key: &str, value: &[u8], ttl: Duration) -> SessionResult<bool> {
+        check_key(key)?;
+        match self {
+            SessionStore::Sql(s) => s.set(kind, key, value, ttl, true).await,
+            SessionStore::Redis(r) => r.set(kind, key, value, ttl, true).await,
+        }
+    }
+
+    /// The live value under `key`.
+    pub async fn get(&self, kind: Kind, key: &str) -> SessionResult<Option<Vec<u8>>> {
+        check_key(key)?;
+        match self {
+            SessionStore::Sql(s) => s.get(kind, key).await,
+            SessionStore::Redis(r) => r.get(kind, key).await,
+        }
+    }
+
+    /// Atomically reads and removes the live value under `key`: among concurrent callers, at
+    /// most one gets it.
+    pub async fn take(&self, kind: Kind, key: &str) -> SessionResult<Option<Vec<u8>>> {
+        check_key(key)?;
+        match self {
+            SessionStore::Sql(s) => s.take(kind, key).await,
+            SessionStore::Redis(r) => r.take(kind, key).await,
+        }
+    }
+
+    /// Removes `key`; returns whether a live value was there.
+    pub async fn delete(&self, kind: Kind, key: &str) -> SessionResult<bool> {
+        check_key(key)?;
+        match self {
+            SessionStore::Sql(s) => s.delete(kind, key).await,
+            SessionStore::Redis(r) => r.delete(kind, key).await,
+        }
+    }
+
+    /// Is the backing store reachable?
+    pub async fn ping(&self) -> SessionResult<()> {
+        match self {
+            SessionStore::Sql(s) => s.ping().await,
+            SessionStore::Redis(r) => r.ping().await,
+        }
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            SessionStore::Sql(_) => "sql",
+            SessionStore::Redis(_) => "redis",
+        }
+    }
+}
+
+fn check_key(key: &str) -> SessionResult<()> {
+    if key.is_empty() || key.len() > MAX_KEY {
+        return Err(SessionError::Unavailable(anyhow::anyhow!("invalid session key length")));
+    }
+    Ok(())
+}

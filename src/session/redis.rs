@@ -1,0 +1,93 @@
+//! Session state in Redis: `SET … NX PX` to store, `GETDEL` (Redis ≥ 6.2) to consume
+//! atomically. One multiplexed connection that reconnects by itself; connection and response
+//! timeouts make a dead Redis fail fast instead of hanging requests.
+
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::OnceCell;
+
+use super::{Kind, SessionError, SessionResult};
+
+pub struct RedisSessionStore {
+    client: redis::Client,
+    prefix: String,
+    conn: OnceCell<ConnectionManager>,
+}
+
+impl std::fmt::Debug for RedisSessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSessionStore").field("prefix", &self.prefix).finish()
+    }
+}
+
+fn unavailable(e: redis::RedisError) -> SessionError {
+    SessionError::Unavailable(anyhow::anyhow!("redis: {e}"))
+}
+
+impl RedisSessionStore {
+    /// Parses the URL; the connection is made on first use (so a node can start, and report
+    /// itself not ready, while Redis is down).
+    pub fn new(url: &str, prefix: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            client: redis::Client::open(url)?,
+            prefix: prefix.to_string(),
+            conn: OnceCell::new(),
+        })
+    }
+
+    async fn conn(&self) -> SessionResult<ConnectionManager> {
+        let cm = self
+            .conn
+            .get_or_try_init(|| async {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(2)))
+                    .set_response_timeout(Some(Duration::from_secs(2)))
+                    .set_number_of_retries(1)
+                    .set_max_delay(Duration::from_millis(500));
+                ConnectionManager::new_with_config(self.client.clone(), config).await
+            })
+            .await
+            .map_err(unavailable)?;
+        Ok(cm.clone())
+    }
+
+    fn key(&self, kind: Kind, key: &str) -> String {
+        format!("{}{}{}", self.prefix, kind.prefix(), key)
+    }
+
+    pub async fn set(&self, kind: Kind, key: &str, value: &[u8], ttl: Duration, nx: bool) -> SessionResult<bool> {
+        let mut c = self.conn().await?;
+        let ms = ttl.as_millis().max(1) as u64;
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.key(kind, key)).arg(value).arg("PX").arg(ms);
+        if nx {
+            cmd.arg("NX");
+        }
+        let reply: Option<String> = cmd.query_async(&mut c).await.map_err(unavailable)?;
+        Ok(reply.is_some())
+    }
+
+    pub async fn get(&self, kind: Kind, key: &str) -> SessionResult<Option<Vec<u8>>> {
+        let mut c = self.conn().await?;
+        c.get(self.key(kind, key)).await.map_err(unavailable)
+    }
+
+    pub async fn take(&self, kind: Kind, key: &str) -> SessionResult<Option<Vec<u8>>> {
+        let mut c = self.conn().await?;
+        c.get_del(self.key(kind, key)).await.map_err(unavailable)
+    }
+
+    pub async fn delete(&self, kind: Kind, key: &str) -> SessionResult<bool> {
+        let mut c = self.conn().await?;
+        let n: i64 = c.del(self.key(kind, key)).await.map_err(unavailable)?;
+        Ok(n > 0)
+    }
+
+    pub async fn ping(&self) -> SessionResult<()> {
+        let mut c = self.conn().await?;
+        let _: String = redis::cmd("PING").query_async(&mut c).await.map_err(unavailable)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,130 @@
+//! Building and running the server: open the deployment, make sure a signing key exists, load
+//! the in-memory directory, start the background reloads, bind (port 0 in tests).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Settings;
+use crate::flows::directory::Directory;
+use crate::flows::{Core, bootstrap, keys};
+use crate::protocol::discovery::ServerMetadata;
+use crate::session::{RedisSessionStore, SessionStore, SqlSessionStore};
+
+/// How often expired session rows are purged from SQL.
+const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(60);
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    core: Arc<Core>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
+        let core = Arc::new(Self::build_core(settings, clock).await?);
+        let listener = TcpListener::bind(&core.settings.bind)
+            .with_context(|| format!("cannot listen on {}", core.settings.bind))?;
+        let port = listener.local_addr()?.port();
+        spawn_background(core.clone());
+        let data = web::Data::from(core.clone());
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .wrap(crate::http::headers::security_headers())
+                .wrap(actix_web::middleware::Logger::new("%a %U %s %b %Dms").log_target("tessera::access"))
+                .configure(crate::http::routes)
+                .default_service(web::to(crate::http::not_found))
+        })
+        .shutdown_timeout(10)
+        .client_request_timeout(Duration::from_secs(10))
+        .listen(listener)?;
+        if core.settings.workers > 0 {
+            server = server.workers(core.settings.workers);
+        }
+        Ok(Application {
+            port,
+            server: server.run(),
+            core,
+        })
+    }
+
+    async fn build_core(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Core> {
+        let now = clock.now();
+        let s = settings.clone();
+        let (opened, directory) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let opened = bootstrap::open(&s, now)?;
+            keys::ensure_active(&opened.store, &opened.kek, s.access_token_alg(), now)?;
+            let directory = Directory::load(&opened.store, &opened.kek)?;
+            Ok((opened, directory))
+        })
+        .await??;
+        let sessions = if settings.redis_url.is_empty() {
+            SessionStore::Sql(SqlSessionStore::new(opened.store.clone()))
+        } else {
+            SessionStore::Redis(RedisSessionStore::new(&settings.redis_url, &settings.redis_key_prefix)?)
+        };
+        let metadata = ServerMetadata::new(settings.issuer());
+        let doc = serde_json::to_vec(&metadata)?;
+        Ok(Core {
+            settings,
+            store: opened.store,
+            sessions,
+            directory,
+            hasher: opened.hasher,
+            kek: opened.kek,
+            clock,
+            openid_configuration: doc.clone(),
+            oauth_metadata: doc,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn core(&self) -> Arc<Core> {
+        self.core.clone()
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGTERM/SIGINT finish in-flight requests first).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn spawn_background(core: Arc<Core>) {
+    let c = core.clone();
+    tokio::spawn(async move {
+        let interval = Duration::from_millis(c.settings.database.reload_interval_ms);
+        loop {
+            tokio::time::sleep(interval).await;
+            if let Err(e) = c.directory.refresh(&c.store, &c.kek).await {
+                tracing::warn!(error = %format!("{e:#}"), "reloading clients and keys failed; serving the previous copy");
+            }
+        }
+    });
+    if let SessionStore::Sql(_) = core.sessions {
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SESSION_PURGE_INTERVAL).await;
+                if let Err(e) = core.store.run(|s| s.purge_expired_sessions()).await {
+                    tracing::warn!(error = %e, "purging expired sessions failed");
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,172 @@
+//! Clients in SQL. List-valued metadata is stored as JSON text, scopes space-separated.
+
+use diesel::prelude::*;
+
+use super::schema::clients;
+use super::{DbConn, Store, bump, map_err};
+use crate::protocol::client::{Client, ClientMetadata, GrantType};
+use crate::protocol::client_auth::AuthMethod;
+use crate::protocol::scope::Scopes;
+use crate::storage::{StorageError, StorageResult};
+
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = clients, treat_none_as_null = true, treat_none_as_default_value = false)]
+struct ClientRow {
+    id: String,
+    name: String,
+    secret_hash: Option<String>,
+    auth_method: String,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    grant_types: String,
+    scopes: String,
+    audiences: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+fn json_list(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+fn parse_list(field: &str, text: &str) -> StorageResult<Vec<String>> {
+    serde_json::from_str(text)
+        .map_err(|e| StorageError::Other(anyhow::anyhow!("corrupt clients.{field}: {e}")))
+}
+
+impl From<&Client> for ClientRow {
+    fn from(c: &Client) -> Self {
+        let m = &c.metadata;
+        ClientRow {
+            id: c.id.clone(),
+            name: m.name.clone(),
+            secret_hash: c.secret_hash.clone(),
+            auth_method: m.auth_method.as_str().into(),
+            redirect_uris: json_list(&m.redirect_uris),
+            post_logout_redirect_uris: json_list(&m.post_logout_redirect_uris),
+            grant_types: json_list(&m.grant_types.iter().map(|g| g.as_str().to_string()).collect::<Vec<_>>()),
+            scopes: m.scopes.to_string(),
+            audiences: json_list(&m.audiences),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+impl TryFrom<ClientRow> for Client {
+    type Error = StorageError;
+    fn try_from(r: ClientRow) -> StorageResult<Client> {
+        let corrupt = |what: &str| StorageError::Other(anyhow::anyhow!("corrupt client {}: {what}", r.id));
+        let auth_method = AuthMethod::parse(&r.auth_method).ok_or_else(|| corrupt("auth_method"))?;
+        let grant_types = parse_list("grant_types", &r.grant_types)?
+            .iter()
+            .map(|g| GrantType::parse(g).ok_or_else(|| corrupt("grant_types")))
+            .collect::<StorageResult<Vec<_>>>()?;
+        let scopes = Scopes::parse(&r.scopes).map_err(|_| corrupt("scopes"))?;
+        Ok(Client {
+            metadata: ClientMetadata {
+                name: r.name.clone(),
+                auth_method,
+                redirect_uris: parse_list("redirect_uris", &r.redirect_uris)?,
+                post_logout_redirect_uris: parse_list("post_logout_redirect_uris", &r.post_logout_redirect_uris)?,
+                grant_types,
+                scopes,
+                audiences: parse_list("audiences", &r.audiences)?,
+            },
+            id: r.id,
+            secret_hash: r.secret_hash,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+fn load(conn: &mut DbConn, client_id: &str) -> StorageResult<Option<Client>> {
+    clients::table
+        .filter(clients::id.eq(client_id))
+        .select(ClientRow::as_select())
+        .first(conn)
+        .optional()
+        .map_err(map_err)?
+        .map(Client::try_from)
+        .transpose()
+}
+
+impl Store {
+    /// Inserts a new client; `Conflict` when the id is taken. All or nothing.
+    pub fn insert_client(&self, client: &Client) -> StorageResult<()> {
+        let row = ClientRow::from(client);
+        self.with_conn(|conn| {
+            conn.transaction(|c| {
+                bump(c, "clients")?;
+                diesel::insert_into(clients::table).values(&row).execute(c)?;
+                Ok(())
+            })
+            .map_err(|e| match map_err(e) {
+                StorageError::Conflict(_) => StorageError::Conflict(format!("client id `{}` is taken", client.id)),
+                other => other,
+            })
+        })
+    }
+
+    /// Replaces a client's metadata and secret hash; `NotFound` when it does not exist.
+    pub fn update_client(&self, client: &Client) -> StorageResult<()> {
+        let row = ClientRow::from(client);
+        self.with_conn(|conn| {
+            conn.transaction(|c| {
+                bump(c, "clients")?;
+                let n = diesel::update(clients::table.filter(clients::id.eq(&client.id)))
+                    .set((
+                        clients::name.eq(&row.name),
+                        clients::secret_hash.eq(&row.secret_hash),
+                        clients::auth_method.eq(&row.auth_method),
+                        clients::redirect_uris.eq(&row.redirect_uris),
+                        clients::post_logout_redirect_uris.eq(&row.post_logout_redirect_uris),
+                        clients::grant_types.eq(&row.grant_types),
+                        clients::scopes.eq(&row.scopes),
+                        clients::audiences.eq(&row.audiences),
+                        clients::updated_at.eq(row.updated_at),
+                    ))
+                    .execute(c)?;
+                if n == 0 {
+                    return Err(diesel::result::Error::NotFound);
+                }
+                Ok(())
+            })
+            .map_err(map_err)
+        })
+    }
+
+    /// Deletes a client; `NotFound` when it does not exist.
+    pub fn delete_client(&self, client_id: &str) -> StorageResult<()> {
+        self.with_conn(|conn| {
+            conn.transaction(|c| {
+                bump(c, "clients")?;
+                let n = diesel::delete(clients::table.filter(clients::id.eq(client_id))).execute(c)?;
+                if n == 0 {
+                    return Err(diesel::result::Error::NotFound);
+                }
+                Ok(())
+            })
+            .map_err(map_err)
+        })
+    }
+
+    pub fn get_client(&self, client_id: &str) -> StorageResult<Option<Client>> {
+        self.with_conn(|c| load(c, client_id))
+    }
+
+    /// Every client, ordered by id.
+    pub fn list_clients(&self) -> StorageResult<Vec<Client>> {
+        self.with_conn(|c| {
+            clients::table
+                .order(clients::id.asc())
+                .select(ClientRow::as_select())
+                .load(c)
+                .map_err(map_err)?
+                .into_iter()
+                .map(Client::try_from)
+                .collect()
+        })
+    }
+}

@@ -1,0 +1,213 @@
+//! diesel over PostgreSQL and SQLite from one code base (`#[derive(MultiConnection)]`), an r2d2
+//! pool, and migrations embedded per backend.
+
+mod clients;
+mod keys;
+pub mod schema;
+mod secrets;
+mod sessions;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use super::{Revisions, StorageError, StorageResult};
+use crate::config::DatabaseTarget;
+
+pub use sessions::SqlSessionStore;
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Held while migrating PostgreSQL, so that nodes starting together migrate one at a time.
+const MIGRATION_LOCK: i64 = 0x7465_7373_6572_61; // "tessera"
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Opens connections of the backend chosen from the URL scheme (never by trial and error).
+#[derive(Debug, Clone)]
+struct Manager {
+    target: DatabaseTarget,
+}
+
+fn establish(target: &DatabaseTarget) -> ConnectionResult<DbConn> {
+    match target {
+        DatabaseTarget::Postgres(url) => PgConnection::establish(&with_connect_timeout(url)).map(DbConn::Pg),
+        DatabaseTarget::Sqlite(path) => {
+            let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+            conn.batch_execute(
+                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+            Ok(DbConn::Sqlite(conn))
+        }
+    }
+}
+
+fn with_connect_timeout(url: &str) -> String {
+    if url.contains("connect_timeout=") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&connect_timeout=5")
+    } else {
+        format!("{url}?connect_timeout=5")
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        establish(&self.target).map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// The SQL store shared by every request handler, background task and CLI command.
+pub struct Store {
+    pool: r2d2::Pool<Manager>,
+    target: DatabaseTarget,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("postgres", &self.target.is_postgres()).finish()
+    }
+}
+
+/// Runs the embedded migrations; safe when several processes start at once (an advisory lock on
+/// PostgreSQL, an immediate write transaction on SQLite).
+pub fn migrate(target: &DatabaseTarget) -> anyhow::Result<Vec<String>> {
+    if let DatabaseTarget::Sqlite(path) = target
+        && let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", dir.display()))?;
+    }
+    let mut conn = establish(target).map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
+    let applied = match &mut conn {
+        DbConn::Pg(pg) => {
+            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(pg)?;
+            let result = pg
+                .run_pending_migrations(PG_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>())
+                .map_err(|e| anyhow::anyhow!("migration failed: {e}"));
+            diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(pg)?;
+            result?
+        }
+        DbConn::Sqlite(lite) => lite.immediate_transaction(|c| {
+            c.run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>())
+                .map_err(|e| anyhow::anyhow!("migration failed: {e}"))
+        })?,
+    };
+    Ok(applied)
+}
+
+impl Store {
+    /// Connects a pool. Does not migrate: call [`migrate`] first.
+    pub fn connect(target: &DatabaseTarget, pool_size: u32) -> anyhow::Result<Store> {
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(5))
+            .test_on_check_out(false)
+            .build(Manager { target: target.clone() })
+            .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
+        Ok(Store {
+            pool,
+            target: target.clone(),
+        })
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.target.is_postgres()
+    }
+
+    /// Runs `f` with a pooled connection on the current thread.
+    pub fn with_conn<T>(&self, f: impl FnOnce(&mut DbConn) -> StorageResult<T>) -> StorageResult<T> {
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|e| StorageError::Unavailable(anyhow::anyhow!("no database connection: {e}")))?;
+        f(&mut conn)
+    }
+
+    /// Runs a blocking storage operation off the async workers.
+    pub async fn run<T: Send + 'static>(
+        self: &std::sync::Arc<Self>,
+        f: impl FnOnce(&Store) -> StorageResult<T> + Send + 'static,
+    ) -> StorageResult<T> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| StorageError::Other(anyhow::anyhow!("storage task failed: {e}")))?
+    }
+
+    /// `SELECT 1`: is the database reachable?
+    pub fn ping(&self) -> StorageResult<()> {
+        self.with_conn(|c| c.ping().map_err(map_err))
+    }
+
+    pub fn revisions(&self) -> StorageResult<Revisions> {
+        use schema::revisions::dsl::*;
+        self.with_conn(|c| {
+            let rows: Vec<(String, i64)> = revisions.select((name, value)).load(c).map_err(map_err)?;
+            let get = |n: &str| rows.iter().find(|(k, _)| k == n).map(|(_, v)| *v).unwrap_or(0);
+            Ok(Revisions {
+                clients: get("clients"),
+                keys: get("keys"),
+            })
+        })
+    }
+}
+
+/// Bumps a change counter. Call it first in a write transaction: on SQLite it takes the write
+/// lock at once, on PostgreSQL it serialises writers of the same kind.
+fn bump(conn: &mut DbConn, kind: &str) -> Result<(), DieselError> {
+    use schema::revisions::dsl::*;
+    diesel::update(revisions.filter(name.eq(kind)))
+        .set(value.eq(value + 1))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Sorts a diesel error into a [`StorageError`].
+pub(crate) fn map_err(e: DieselError) -> StorageError {
+    match e {
+        DieselError::NotFound => StorageError::NotFound,
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+            StorageError::Conflict(info.message().to_string())
+        }
+        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info)
+        | DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, info) => {
+            StorageError::Unavailable(anyhow::anyhow!("{}", info.message()))
+        }
+        other => StorageError::Other(other.into()),
+    }
+}
+
+/// Unix seconds now (storage timestamps are unix seconds).
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

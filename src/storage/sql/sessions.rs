@@ -1,0 +1,153 @@
+//! Session state in the SQL database (the embedded default, and PostgreSQL without Redis).
+//! Atomic consume: the winner is the one whose `UPDATE … SET consumed` changed the row; it then
+//! reads and deletes it in the same transaction. Expired rows are invisible and purged in the
+//! background.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::prelude::*;
+
+use super::schema::session_entries as se;
+use super::{Store, map_err, unix_now};
+use crate::session::{Kind, SessionError, SessionResult};
+use crate::storage::StorageError;
+
+#[derive(Debug, Clone)]
+pub struct SqlSessionStore {
+    store: Arc<Store>,
+}
+
+fn to_session(e: StorageError) -> SessionError {
+    SessionError::Unavailable(anyhow::Error::new(e))
+}
+
+fn full_key(kind: Kind, key: &str) -> String {
+    format!("{}{}", kind.prefix(), key)
+}
+
+impl SqlSessionStore {
+    pub fn new(store: Arc<Store>) -> Self {
+        Self { store }
+    }
+
+    pub async fn set(&self, kind: Kind, key: &str, value: &[u8], ttl: Duration, nx: bool) -> SessionResult<bool> {
+        let k = full_key(kind, key);
+        let v = value.to_vec();
+        let ttl = ttl.as_secs().max(1) as i64;
+        self.store
+            .run(move |s| {
+                s.with_conn(|conn| {
+                    let now = unix_now();
+                    conn.transaction(|c| {
+                        // Writes first (takes SQLite's write lock at once).
+                        let removed = if nx {
+                            diesel::delete(se::table.filter(se::key.eq(&k)).filter(se::expires_at.le(now).or(se::consumed.eq(true))))
+                                .execute(c)?
+                        } else {
+                            diesel::delete(se::table.filter(se::key.eq(&k))).execute(c)?
+                        };
+                        let _ = removed;
+                        let inserted = diesel::insert_into(se::table)
+                            .values((se::key.eq(&k), se::value.eq(&v), se::expires_at.eq(now + ttl), se::consumed.eq(false)))
+                            .execute(c);
+                        match inserted {
+                            Ok(_) => Ok(true),
+                            Err(diesel::result::Error::DatabaseError(
+                                diesel::result::DatabaseErrorKind::UniqueViolation,
+                                _,
+                            )) if nx => Ok(false),
+                            Err(e) => Err(e),
+                        }
+                    })
+                    .map_err(map_err)
+                })
+            })
+            .await
+            .map_err(to_session)
+    }
+
+    pub async fn get(&self, kind: Kind, key: &str) -> SessionResult<Option<Vec<u8>>> {
+        let k = full_key(kind, key);
+        self.store
+            .run(move |s| {
+                s.with_conn(|c| {
+                    se::table
+                        .filter(se::key.eq(&k))
+                        .filter(se::expires_at.gt(unix_now()))
+                        .filter(se::consumed.eq(false))
+                        .select(se::value)
+                        .first::<Vec<u8>>(c)
+                        .optional()
+                        .map_err(map_err)
+                })
+            })
+            .await
+            .map_err(to_session)
+    }
+
+    pub async fn take(&self, kind: Kind, key: &str) -> SessionResult<Option<Vec<u8>>> {
+        let k = full_key(kind, key);
+        self.store
+            .run(move |s| {
+                s.with_conn(|conn| {
+                    let now = unix_now();
+                    conn.transaction(|c| {
+                        let claimed = diesel::update(
+                            se::table
+                                .filter(se::key.eq(&k))
+                                .filter(se::consumed.eq(false))
+                                .filter(se::expires_at.gt(now)),
+                        )
+                        .set(se::consumed.eq(true))
+                        .execute(c)?;
+                        if claimed == 0 {
+                            return Ok(None);
+                        }
+                        let v: Vec<u8> = se::table.filter(se::key.eq(&k)).select(se::value).first(c)?;
+                        diesel::delete(se::table.filter(se::key.eq(&k))).execute(c)?;
+                        Ok(Some(v))
+                    })
+                    .map_err(map_err)
+                })
+            })
+            .await
+            .map_err(to_session)
+    }
+
+    pub async fn delete(&self, kind: Kind, key: &str) -> SessionResult<bool> {
+        let k = full_key(kind, key);
+        self.store
+            .run(move |s| {
+                s.with_conn(|c| {
+                    let now = unix_now();
+                    let live: i64 = se::table
+                        .filter(se::key.eq(&k))
+                        .filter(se::expires_at.gt(now))
+                        .filter(se::consumed.eq(false))
+                        .count()
+                        .get_result(c)
+                        .map_err(map_err)?;
+                    diesel::delete(se::table.filter(se::key.eq(&k))).execute(c).map_err(map_err)?;
+                    Ok(live > 0)
+                })
+            })
+            .await
+            .map_err(to_session)
+    }
+
+    pub async fn ping(&self) -> SessionResult<()> {
+        self.store.run(|s| s.ping()).await.map_err(to_session)
+    }
+}
+
+impl Store {
+    /// Deletes expired session entries; returns how many.
+    pub fn purge_expired_sessions(&self) -> crate::storage::StorageResult<usize> {
+        self.with_conn(|c| {
+            diesel::delete(se::table.filter(se::expires_at.le(unix_now())))
+                .execute(c)
+                .map_err(map_err)
+        })
+    }
+}
