@@ -16,7 +16,11 @@ use crate::protocol::client_auth::AuthMethod;
 use crate::protocol::jose::Alg;
 
 #[derive(Debug, Parser)]
-#[command(name = "tessera", version, about = "An OAuth 2.0 / OpenID Connect identity provider")]
+#[command(
+    name = "tessera",
+    version,
+    about = "An OAuth 2.0 / OpenID Connect identity provider"
+)]
 pub struct Cli {
     /// Configuration file (default: config/tessera.toml when it exists).
     #[arg(long, global = true, value_name = "PATH", env = "TESSERA_CONFIG")]
@@ -49,7 +53,8 @@ pub enum ClientCommand {
     Show { id: String },
     /// Change a client; only the flags given change.
     Update {
-        id: String,
+        #[arg(value_name = "ID")]
+        client_id: String,
         #[command(flatten)]
         args: ClientArgs,
     },
@@ -113,11 +118,19 @@ pub enum KeysCommand {
 
 impl ClientArgs {
     fn into_changes(self, for_update: bool) -> anyhow::Result<ClientChanges> {
-        let some_list = |v: Vec<String>| if v.is_empty() && for_update { None } else { Some(v) };
+        let some_list = |v: Vec<String>| {
+            if v.is_empty() && for_update {
+                None
+            } else {
+                Some(v)
+            }
+        };
         let auth_method = match self.auth_method.as_deref() {
             None => None,
             Some(m) => Some(AuthMethod::parse(m).ok_or_else(|| {
-                anyhow::anyhow!("--auth-method must be client_secret_basic, client_secret_post or none")
+                anyhow::anyhow!(
+                    "--auth-method must be client_secret_basic, client_secret_post or none"
+                )
             })?),
         };
         Ok(ClientChanges {
@@ -163,21 +176,32 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Client(cmd) => {
-            let o = bootstrap::open(settings, now)?;
+            let o = bootstrap::open(settings, now, bootstrap::Role::Command)?;
             let store = &o.store;
             match cmd {
                 ClientCommand::Create(args) => {
                     if args.name.is_none() {
                         anyhow::bail!("--name is required");
                     }
-                    print_json(&clients::create(store, &o.hasher, args.into_changes(false)?, now)?)
+                    print_json(&clients::create(
+                        store,
+                        &o.hasher,
+                        args.into_changes(false)?,
+                        now,
+                    )?)
                 }
                 ClientCommand::List => print_json(&clients::list(store)?),
                 ClientCommand::Show { id } => print_json(&clients::show(store, &id)?),
-                ClientCommand::Update { id, args } => {
-                    print_json(&clients::update(store, &o.hasher, &id, args.into_changes(true)?, now)?)
+                ClientCommand::Update { client_id, args } => print_json(&clients::update(
+                    store,
+                    &o.hasher,
+                    &client_id,
+                    args.into_changes(true)?,
+                    now,
+                )?),
+                ClientCommand::RotateSecret { id } => {
+                    print_json(&clients::rotate_secret(store, &o.hasher, &id, now)?)
                 }
-                ClientCommand::RotateSecret { id } => print_json(&clients::rotate_secret(store, &o.hasher, &id, now)?),
                 ClientCommand::Delete { id } => {
                     clients::delete(store, &id)?;
                     print_json(&serde_json::json!({"deleted": id}))
@@ -185,11 +209,14 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
             }
         }
         Command::Keys(cmd) => {
-            let o = bootstrap::open(settings, now)?;
+            let o = bootstrap::open(settings, now, bootstrap::Role::Command)?;
             match cmd {
                 KeysCommand::List => {
                     let list = o.store.list_keys()?;
-                    println!("{:<8} {:<6} {:<44} {:<20} {:<20} {:<20}", "STATE", "ALG", "KID", "CREATED", "ACTIVATED", "RETIRED");
+                    println!(
+                        "{:<8} {:<6} {:<44} {:<20} {:<20} {:<20}",
+                        "STATE", "ALG", "KID", "CREATED", "ACTIVATED", "RETIRED"
+                    );
                     for k in list {
                         println!(
                             "{:<8} {:<6} {:<44} {:<20} {:<20} {:<20}",
@@ -203,8 +230,12 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
                     }
                     Ok(())
                 }
-                KeysCommand::Rotate { alg, now: immediate } => {
-                    let alg = Alg::parse(&alg).ok_or_else(|| anyhow::anyhow!("--alg must be RS256, ES256 or EdDSA"))?;
+                KeysCommand::Rotate {
+                    alg,
+                    now: immediate,
+                } => {
+                    let alg = Alg::parse(&alg)
+                        .ok_or_else(|| anyhow::anyhow!("--alg must be RS256, ES256 or EdDSA"))?;
                     if !immediate {
                         anyhow::bail!(
                             "scheduled (published-ahead) rotation is not available yet; use --now for an immediate rotation"
@@ -214,7 +245,9 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
                     eprintln!(
                         "immediate rotation: the new key signs as soon as servers reload (within a few seconds); the previous key stays published"
                     );
-                    print_json(&serde_json::json!({"kid": k.kid, "alg": alg.as_str(), "state": "active"}))
+                    print_json(
+                        &serde_json::json!({"kid": k.kid, "alg": alg.as_str(), "state": "active"}),
+                    )
                 }
                 KeysCommand::GenerateKek => unreachable!("handled above"),
             }
@@ -237,12 +270,19 @@ fn date(ts: Option<i64>) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 /// Runs `serve` until SIGTERM / SIGINT.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let app = crate::startup::Application::build_with_clock(settings.clone(), Arc::new(SystemClock)).await?;
+    let app =
+        crate::startup::Application::build_with_clock(settings.clone(), Arc::new(SystemClock))
+            .await?;
     tracing::info!(issuer = %settings.issuer, bind = %settings.bind, port = app.port(), "tessera is serving");
     app.run_until_stopped().await?;
     Ok(())
@@ -253,7 +293,16 @@ mod tests {
     #[test]
     fn dates() {
         assert_eq!(super::date(Some(0)), "1970-01-01 00:00:00");
-        assert_eq!(super::date(Some(1_795_000_000)), "2026-11-18 09:46:40");
+        assert_eq!(super::date(Some(1_795_000_000)), "2026-11-18 11:06:40");
         assert_eq!(super::date(None), "-");
+    }
+}
+
+#[cfg(test)]
+mod clap_tests {
+    #[test]
+    fn command_definitions_are_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

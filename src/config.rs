@@ -178,7 +178,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("TESSERA_DB_POOL_SIZE", "database.pool_size"),
     ("TESSERA_RELOAD_INTERVAL_MS", "database.reload_interval_ms"),
     ("TESSERA_KEY_ENCRYPTION_KEY", "keys.key_encryption_key"),
-    ("TESSERA_KEY_ENCRYPTION_KEY_FILE", "keys.key_encryption_key_file"),
+    (
+        "TESSERA_KEY_ENCRYPTION_KEY_FILE",
+        "keys.key_encryption_key_file",
+    ),
     ("TESSERA_ACCESS_TOKEN_ALG", "keys.access_token_alg"),
     ("TESSERA_ACCESS_TOKEN_TTL", "tokens.access_token_ttl"),
     ("TESSERA_DEFAULT_AUDIENCE", "tokens.default_audience"),
@@ -206,7 +209,9 @@ impl Settings {
         };
         for (name, value) in env {
             if let Some((_, key)) = ENV_VARS.iter().find(|(n, _)| n == name) {
-                settings.set(key, value).map_err(|reason| ConfigError::new(name, reason))?;
+                settings
+                    .set(key, value)
+                    .map_err(|reason| ConfigError::new(name, reason))?;
             }
         }
         settings.validate()?;
@@ -259,9 +264,9 @@ impl Settings {
     /// Checks every setting; the error names the first offending key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         validate_issuer(&self.issuer).map_err(|r| ConfigError::new("issuer", r))?;
-        self.bind
-            .parse::<SocketAddr>()
-            .map_err(|_| ConfigError::new("bind", format!("`{}` is not an IP:port address", self.bind)))?;
+        self.bind.parse::<SocketAddr>().map_err(|_| {
+            ConfigError::new("bind", format!("`{}` is not an IP:port address", self.bind))
+        })?;
         if self.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::new("data_dir", "must not be empty"));
         }
@@ -270,14 +275,20 @@ impl Settings {
             let u = Url::parse(&self.redis_url)
                 .map_err(|e| ConfigError::new("redis_url", format!("not a URL: {e}")))?;
             if !matches!(u.scheme(), "redis" | "rediss") {
-                return Err(ConfigError::new("redis_url", "must start with redis:// or rediss://"));
+                return Err(ConfigError::new(
+                    "redis_url",
+                    "must start with redis:// or rediss://",
+                ));
             }
         }
         if self.redis_key_prefix.is_empty() {
             return Err(ConfigError::new("redis_key_prefix", "must not be empty"));
         }
         if !(1..=256).contains(&self.database.pool_size) {
-            return Err(ConfigError::new("database.pool_size", "must be between 1 and 256"));
+            return Err(ConfigError::new(
+                "database.pool_size",
+                "must be between 1 and 256",
+            ));
         }
         if !(50..=10_000).contains(&self.database.reload_interval_ms) {
             return Err(ConfigError::new(
@@ -285,7 +296,8 @@ impl Settings {
                 "must be between 50 and 10000 (running servers must see key rotations within 10 s)",
             ));
         }
-        if !self.keys.key_encryption_key.is_empty() && !self.keys.key_encryption_key_file.is_empty() {
+        if !self.keys.key_encryption_key.is_empty() && !self.keys.key_encryption_key_file.is_empty()
+        {
             return Err(ConfigError::new(
                 "keys.key_encryption_key",
                 "give either the key or a key file, not both",
@@ -294,7 +306,10 @@ impl Settings {
         Alg::parse(&self.keys.access_token_alg).ok_or_else(|| {
             ConfigError::new(
                 "keys.access_token_alg",
-                format!("`{}` is not one of RS256, ES256, EdDSA", self.keys.access_token_alg),
+                format!(
+                    "`{}` is not one of RS256, ES256, EdDSA",
+                    self.keys.access_token_alg
+                ),
             )
         })?;
         if !(10..=86_400).contains(&self.tokens.access_token_ttl) {
@@ -304,10 +319,16 @@ impl Settings {
             ));
         }
         if self.tokens.default_audience.chars().any(char::is_control) {
-            return Err(ConfigError::new("tokens.default_audience", "contains control characters"));
+            return Err(ConfigError::new(
+                "tokens.default_audience",
+                "contains control characters",
+            ));
         }
         if self.http.jwks_max_age > 86_400 {
-            return Err(ConfigError::new("http.jwks_max_age", "must be at most 86400 seconds"));
+            return Err(ConfigError::new(
+                "http.jwks_max_age",
+                "must be at most 86400 seconds",
+            ));
         }
         if !(1024..=1024 * 1024).contains(&self.http.max_form_bytes) {
             return Err(ConfigError::new(
@@ -329,9 +350,15 @@ impl Settings {
                 .map_err(|e| ConfigError::new("database_url", format!("not a valid URL: {e}")))?;
             return Ok(DatabaseTarget::Postgres(url.to_string()));
         }
-        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             if path.is_empty() {
-                return Err(ConfigError::new("database_url", "sqlite: URL without a file path"));
+                return Err(ConfigError::new(
+                    "database_url",
+                    "sqlite: URL without a file path",
+                ));
             }
             return Ok(DatabaseTarget::Sqlite(PathBuf::from(path)));
         }
@@ -396,7 +423,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -414,10 +444,17 @@ mod tests {
     fn environment_overrides_file_and_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("t.toml");
-        std::fs::write(&file, "issuer = \"https://file.example\"\n[tokens]\naccess_token_ttl = 120\n").unwrap();
+        std::fs::write(
+            &file,
+            "issuer = \"https://file.example\"\n[tokens]\naccess_token_ttl = 120\n",
+        )
+        .unwrap();
         let s = Settings::load_from(
             Some(&file),
-            &env(&[("TESSERA_ISSUER", "https://env.example"), ("TESSERA_DATABASE_URL", "postgres://u@h/db")]),
+            &env(&[
+                ("TESSERA_ISSUER", "https://env.example"),
+                ("TESSERA_DATABASE_URL", "postgres://u@h/db"),
+            ]),
         )
         .unwrap();
         assert_eq!(s.issuer, "https://env.example");
@@ -430,19 +467,31 @@ mod tests {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("TESSERA_ISSUER", "http://id.example.com")], "issuer"),
             (&[("TESSERA_ISSUER", "https://id.example.com/")], "issuer"),
-            (&[("TESSERA_ISSUER", "https://id.example.com?x=1")], "issuer"),
+            (
+                &[("TESSERA_ISSUER", "https://id.example.com?x=1")],
+                "issuer",
+            ),
             (&[("TESSERA_BIND", "nonsense")], "bind"),
             (&[("TESSERA_DATABASE_URL", "mysql://x")], "database_url"),
             (&[("TESSERA_REDIS_URL", "http://x")], "redis_url"),
             (&[("TESSERA_WORKERS", "-1")], "TESSERA_WORKERS"),
-            (&[("TESSERA_ACCESS_TOKEN_ALG", "HS256")], "keys.access_token_alg"),
-            (&[("TESSERA_ACCESS_TOKEN_TTL", "0")], "tokens.access_token_ttl"),
+            (
+                &[("TESSERA_ACCESS_TOKEN_ALG", "HS256")],
+                "keys.access_token_alg",
+            ),
+            (
+                &[("TESSERA_ACCESS_TOKEN_TTL", "0")],
+                "tokens.access_token_ttl",
+            ),
         ];
         for (vars, key) in cases {
             let err = Settings::load_from(None, &env(vars)).unwrap_err();
             assert_eq!(&err.key, key, "{vars:?}");
             let line = err.to_string();
-            assert!(!line.contains('\n') && line.starts_with("invalid configuration: "), "{line}");
+            assert!(
+                !line.contains('\n') && line.starts_with("invalid configuration: "),
+                "{line}"
+            );
         }
     }
 

@@ -9,7 +9,10 @@
 //! * [`storage`] — diesel over PostgreSQL and SQLite; the in-memory directory feeds from it.
 //! * [`session`] — short-lived shared state, in Redis or SQL.
 //! * [`crypto`] — randomness, the key-encryption key, secret hashing, JWS.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod cli;
 pub mod clock;

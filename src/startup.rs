@@ -30,10 +30,23 @@ impl Application {
         Self::build_with_clock(settings, Arc::new(SystemClock)).await
     }
 
-    pub async fn build_with_clock(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        Self::build_on(settings, listener, clock).await
+    }
+
+    /// Builds on a listener bound by the caller (tests bind port 0 first, so that the issuer can
+    /// name the real port).
+    pub async fn build_on(
+        settings: Settings,
+        listener: TcpListener,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Application> {
         let core = Arc::new(Self::build_core(settings, clock).await?);
-        let listener = TcpListener::bind(&core.settings.bind)
-            .with_context(|| format!("cannot listen on {}", core.settings.bind))?;
         let port = listener.local_addr()?.port();
         spawn_background(core.clone());
         let data = web::Data::from(core.clone());
@@ -41,7 +54,10 @@ impl Application {
             App::new()
                 .app_data(data.clone())
                 .wrap(crate::http::headers::security_headers())
-                .wrap(actix_web::middleware::Logger::new("%a %U %s %b %Dms").log_target("tessera::access"))
+                .wrap(
+                    actix_web::middleware::Logger::new("%a %U %s %b %Dms")
+                        .log_target("tessera::access"),
+                )
                 .configure(crate::http::routes)
                 .default_service(web::to(crate::http::not_found))
         })
@@ -62,7 +78,7 @@ impl Application {
         let now = clock.now();
         let s = settings.clone();
         let (opened, directory) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            let opened = bootstrap::open(&s, now)?;
+            let opened = bootstrap::open(&s, now, bootstrap::Role::Server)?;
             keys::ensure_active(&opened.store, &opened.kek, s.access_token_alg(), now)?;
             let directory = Directory::load(&opened.store, &opened.kek)?;
             Ok((opened, directory))
@@ -71,7 +87,10 @@ impl Application {
         let sessions = if settings.redis_url.is_empty() {
             SessionStore::Sql(SqlSessionStore::new(opened.store.clone()))
         } else {
-            SessionStore::Redis(RedisSessionStore::new(&settings.redis_url, &settings.redis_key_prefix)?)
+            SessionStore::Redis(RedisSessionStore::new(
+                &settings.redis_url,
+                &settings.redis_key_prefix,
+            )?)
         };
         let metadata = ServerMetadata::new(settings.issuer());
         let doc = serde_json::to_vec(&metadata)?;

@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use josekit::jwk::alg::ed::EdCurve;
 use josekit::jwk::{Jwk, KeyPair};
-use josekit::jws::{EdDSA, ES256, JwsSigner, RS256};
+use josekit::jws::{ES256, EdDSA, JwsSigner, RS256};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -78,14 +78,22 @@ pub fn thumbprint(jwk: &Value) -> anyhow::Result<String> {
     // still writes them to be safe.
     let s = |v: &str| Value::String(v.to_string()).to_string();
     let canonical = match get("kty")? {
-        "RSA" => format!(r#"{{"e":{},"kty":"RSA","n":{}}}"#, s(get("e")?), s(get("n")?)),
+        "RSA" => format!(
+            r#"{{"e":{},"kty":"RSA","n":{}}}"#,
+            s(get("e")?),
+            s(get("n")?)
+        ),
         "EC" => format!(
             r#"{{"crv":{},"kty":"EC","x":{},"y":{}}}"#,
             s(get("crv")?),
             s(get("x")?),
             s(get("y")?)
         ),
-        "OKP" => format!(r#"{{"crv":{},"kty":"OKP","x":{}}}"#, s(get("crv")?), s(get("x")?)),
+        "OKP" => format!(
+            r#"{{"crv":{},"kty":"OKP","x":{}}}"#,
+            s(get("crv")?),
+            s(get("x")?)
+        ),
         other => anyhow::bail!("unsupported key type {other}"),
     };
     Ok(URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes())))
@@ -101,7 +109,10 @@ pub struct Signer {
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Signer").field("kid", &self.kid).field("alg", &self.alg).finish()
+        f.debug_struct("Signer")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish()
     }
 }
 
@@ -126,7 +137,11 @@ impl Signer {
         self.sign_with_header(&self.at_jwt_header, claims)
     }
 
-    fn sign_with_header(&self, header_b64: &str, claims: &impl Serialize) -> anyhow::Result<String> {
+    fn sign_with_header(
+        &self,
+        header_b64: &str,
+        claims: &impl Serialize,
+    ) -> anyhow::Result<String> {
         let payload = serde_json::to_vec(claims)?;
         let mut out = String::with_capacity(header_b64.len() + payload.len() * 4 / 3 + 360);
         out.push_str(header_b64);
@@ -143,7 +158,10 @@ impl Signer {
 pub fn check_public_jwk(alg: Alg, jwk: &Value) -> anyhow::Result<()> {
     let parsed = Jwk::from_bytes(jwk.to_string())?;
     for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
-        anyhow::ensure!(parsed.parameter(private).is_none(), "public JWK carries `{private}`");
+        anyhow::ensure!(
+            parsed.parameter(private).is_none(),
+            "public JWK carries `{private}`"
+        );
     }
     anyhow::ensure!(parsed.algorithm() == Some(alg.as_str()), "JWK alg mismatch");
     Ok(())
@@ -162,7 +180,10 @@ mod tests {
             "alg": "RS256",
             "kid": "2011-04-29"
         });
-        assert_eq!(thumbprint(&jwk).unwrap(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        assert_eq!(
+            thumbprint(&jwk).unwrap(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
     }
 
     #[test]
@@ -173,7 +194,9 @@ mod tests {
             assert_eq!(k.public_jwk["kid"], k.kid.as_str());
             assert_eq!(k.public_jwk["use"], "sig");
             let s = Signer::from_der(alg, &k.kid, &k.private_der).unwrap();
-            let jwt = s.sign_access_token(&serde_json::json!({"sub": "x"})).unwrap();
+            let jwt = s
+                .sign_access_token(&serde_json::json!({"sub": "x"}))
+                .unwrap();
             assert_eq!(jwt.split('.').count(), 3);
         }
     }

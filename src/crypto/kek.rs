@@ -37,8 +37,12 @@ impl Kek {
         let t = text.trim();
         let bytes = STANDARD
             .decode(t)
-            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(t.trim_end_matches('=')))
-            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(t.trim_end_matches('=')))
+            .or_else(|_| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(t.trim_end_matches('='))
+            })
+            .or_else(|_| {
+                base64::engine::general_purpose::STANDARD_NO_PAD.decode(t.trim_end_matches('='))
+            })
             .map_err(|_| "is not valid base64".to_string())?;
         let arr: [u8; 32] = bytes
             .try_into()
@@ -52,7 +56,8 @@ impl Kek {
 
     /// Reads a key file.
     pub fn read_file(path: &Path) -> Result<Kek, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         Kek::from_base64(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
@@ -62,7 +67,8 @@ impl Kek {
             return Kek::read_file(path);
         }
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
         let kek = Kek::generate().map_err(|e| e.to_string())?;
         let mut opts = std::fs::OpenOptions::new();
@@ -86,7 +92,14 @@ impl Kek {
     pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> anyhow::Result<Vec<u8>> {
         let nonce = super::random::bytes::<NONCE>()?;
         let mut tag = [0u8; TAG];
-        let ct = encrypt_aead(Cipher::aes_256_gcm(), &self.0, Some(&nonce), aad, plaintext, &mut tag)?;
+        let ct = encrypt_aead(
+            Cipher::aes_256_gcm(),
+            &self.0,
+            Some(&nonce),
+            aad,
+            plaintext,
+            &mut tag,
+        )?;
         let mut out = Vec::with_capacity(1 + NONCE + ct.len() + TAG);
         out.push(VERSION);
         out.extend_from_slice(&nonce);
@@ -101,7 +114,8 @@ impl Kek {
         }
         let nonce = &sealed[1..1 + NONCE];
         let (ct, tag) = sealed[1 + NONCE..].split_at(sealed.len() - 1 - NONCE - TAG);
-        decrypt_aead(Cipher::aes_256_gcm(), &self.0, Some(nonce), aad, ct, tag).map_err(|_| OpenError)
+        decrypt_aead(Cipher::aes_256_gcm(), &self.0, Some(nonce), aad, ct, tag)
+            .map_err(|_| OpenError)
     }
 }
 

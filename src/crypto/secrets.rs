@@ -35,7 +35,10 @@ impl SecretHasher {
     }
 
     pub fn hash(&self, secret: &str) -> String {
-        format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(self.mac(secret).finalize().into_bytes()))
+        format!(
+            "{PREFIX}{}",
+            URL_SAFE_NO_PAD.encode(self.mac(secret).finalize().into_bytes())
+        )
     }
 
     /// Constant-time check of `secret` against a stored hash.
@@ -81,7 +84,10 @@ mod tests {
     #[test]
     fn ids_are_never_uuids_and_unique() {
         let a = generate_client_id().unwrap();
-        assert!(crate::protocol::client::validate_client_id(&a).is_ok(), "{a}");
+        assert!(
+            crate::protocol::client::validate_client_id(&a).is_ok(),
+            "{a}"
+        );
         assert_ne!(a, generate_client_id().unwrap());
     }
 }

@@ -30,12 +30,16 @@ pub struct Opened {
 pub fn resolve_kek(settings: &Settings, target: &DatabaseTarget) -> anyhow::Result<Kek> {
     let k = &settings.keys;
     if !k.key_encryption_key.is_empty() {
-        return Kek::from_base64(&k.key_encryption_key)
-            .map_err(|e| anyhow::anyhow!("invalid configuration: keys.key_encryption_key (TESSERA_KEY_ENCRYPTION_KEY) {e}"));
+        return Kek::from_base64(&k.key_encryption_key).map_err(|e| {
+            anyhow::anyhow!(
+                "invalid configuration: keys.key_encryption_key (TESSERA_KEY_ENCRYPTION_KEY) {e}"
+            )
+        });
     }
     if !k.key_encryption_key_file.is_empty() {
-        return Kek::read_file(&PathBuf::from(&k.key_encryption_key_file))
-            .map_err(|e| anyhow::anyhow!("invalid configuration: keys.key_encryption_key_file: {e}"));
+        return Kek::read_file(&PathBuf::from(&k.key_encryption_key_file)).map_err(|e| {
+            anyhow::anyhow!("invalid configuration: keys.key_encryption_key_file: {e}")
+        });
     }
     match target {
         DatabaseTarget::Sqlite(_) => Kek::read_or_create_file(&settings.data_dir.join(KEK_FILE))
@@ -46,12 +50,23 @@ pub fn resolve_kek(settings: &Settings, target: &DatabaseTarget) -> anyhow::Resu
     }
 }
 
+/// Who opens the deployment: a long-running server keeps idle connections; a one-shot command
+/// keeps none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Server,
+    Command,
+}
+
 /// Migrates, connects, and checks the KEK against the database.
-pub fn open(settings: &Settings, now: i64) -> anyhow::Result<Opened> {
+pub fn open(settings: &Settings, now: i64, role: Role) -> anyhow::Result<Opened> {
     let target = settings.database_target()?;
     let kek = resolve_kek(settings, &target)?;
     crate::storage::sql::migrate(&target).context("database migration")?;
-    let store = Arc::new(Store::connect(&target, settings.database.pool_size)?);
+    let store = Arc::new(match role {
+        Role::Server => Store::connect(&target, settings.database.pool_size, 1)?,
+        Role::Command => Store::connect(&target, 2, 0)?,
+    });
     let sealed = store.get_or_create_secret(SECRET_HMAC_KEY, now, || {
         let key = crate::crypto::random::bytes::<32>()?;
         kek.seal(&secret_aad(SECRET_HMAC_KEY), &key)

@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use crate::crypto::secrets::{SecretHasher, generate_client_id, generate_client_secret};
 use crate::protocol::client::{
-    Client, ClientMetadata, GrantType, default_grant_types, validate_client_id, validate_manual_secret,
-    validate_metadata,
+    Client, ClientMetadata, GrantType, default_grant_types, validate_client_id,
+    validate_manual_secret, validate_metadata,
 };
 use crate::protocol::client_auth::AuthMethod;
 use crate::protocol::scope::Scopes;
@@ -105,14 +105,19 @@ fn parse_grants(list: &[String]) -> Result<Vec<GrantType>, ClientError> {
     Ok(out)
 }
 
-fn resolve_auth_method(c: &ClientChanges, current: Option<AuthMethod>) -> Result<AuthMethod, ClientError> {
+fn resolve_auth_method(
+    c: &ClientChanges,
+    current: Option<AuthMethod>,
+) -> Result<AuthMethod, ClientError> {
     match (c.public, c.auth_method) {
-        (Some(true), Some(m)) if m != AuthMethod::None => {
-            Err(ClientError::Invalid("--public conflicts with --auth-method".into()))
-        }
+        (Some(true), Some(m)) if m != AuthMethod::None => Err(ClientError::Invalid(
+            "--public conflicts with --auth-method".into(),
+        )),
         (Some(true), _) => Ok(AuthMethod::None),
         (_, Some(m)) => Ok(m),
-        (Some(false), None) if current == Some(AuthMethod::None) => Ok(AuthMethod::ClientSecretBasic),
+        (Some(false), None) if current == Some(AuthMethod::None) => {
+            Ok(AuthMethod::ClientSecretBasic)
+        }
         _ => Ok(current.unwrap_or(AuthMethod::ClientSecretBasic)),
     }
 }
@@ -128,7 +133,12 @@ fn dedup(v: Vec<String>) -> Vec<String> {
 }
 
 /// Registers a client. Returns its view with the secret (generated or given) shown once.
-pub fn create(store: &Store, hasher: &SecretHasher, c: ClientChanges, now: i64) -> Result<ClientView, ClientError> {
+pub fn create(
+    store: &Store,
+    hasher: &SecretHasher,
+    c: ClientChanges,
+    now: i64,
+) -> Result<ClientView, ClientError> {
     let id = match &c.id {
         Some(id) => {
             validate_client_id(id).map_err(ClientError::Invalid)?;
@@ -148,7 +158,8 @@ pub fn create(store: &Store, hasher: &SecretHasher, c: ClientChanges, now: i64) 
         redirect_uris,
         post_logout_redirect_uris: dedup(c.post_logout_redirect_uris.clone().unwrap_or_default()),
         grant_types,
-        scopes: Scopes::parse(c.scope.as_deref().unwrap_or("")).map_err(|e| ClientError::Invalid(format!("scope: {e}")))?,
+        scopes: Scopes::parse(c.scope.as_deref().unwrap_or(""))
+            .map_err(|e| ClientError::Invalid(format!("scope: {e}")))?,
         audiences: dedup(c.audiences.clone().unwrap_or_default()),
     };
     validate_metadata(&metadata).map_err(ClientError::Invalid)?;
@@ -166,7 +177,9 @@ pub fn create(store: &Store, hasher: &SecretHasher, c: ClientChanges, now: i64) 
 
 fn secret_for(auth_method: AuthMethod, given: Option<&str>) -> Result<Option<String>, ClientError> {
     match (auth_method, given) {
-        (AuthMethod::None, Some(_)) => Err(ClientError::Invalid("a public client has no secret".into())),
+        (AuthMethod::None, Some(_)) => {
+            Err(ClientError::Invalid("a public client has no secret".into()))
+        }
         (AuthMethod::None, None) => Ok(None),
         (_, Some(s)) => {
             validate_manual_secret(s).map_err(ClientError::Invalid)?;
@@ -177,12 +190,20 @@ fn secret_for(auth_method: AuthMethod, given: Option<&str>) -> Result<Option<Str
 }
 
 fn load(store: &Store, id: &str) -> Result<Client, ClientError> {
-    store.get_client(id)?.ok_or_else(|| ClientError::NotFound(id.to_string()))
+    store
+        .get_client(id)?
+        .ok_or_else(|| ClientError::NotFound(id.to_string()))
 }
 
 /// Changes the fields named in `c`. A client that becomes confidential gets a new secret
 /// (shown once); one that becomes public loses its secret.
-pub fn update(store: &Store, hasher: &SecretHasher, id: &str, c: ClientChanges, now: i64) -> Result<ClientView, ClientError> {
+pub fn update(
+    store: &Store,
+    hasher: &SecretHasher,
+    id: &str,
+    c: ClientChanges,
+    now: i64,
+) -> Result<ClientView, ClientError> {
     let mut client = load(store, id)?;
     if c.id.as_deref().is_some_and(|new| new != id) {
         return Err(ClientError::Invalid("a client id cannot be changed".into()));
@@ -233,7 +254,12 @@ pub fn update(store: &Store, hasher: &SecretHasher, id: &str, c: ClientChanges, 
 
 /// Replaces a confidential client's secret with a new generated one, shown once. The old secret
 /// stops working as soon as the servers reload (see [`super::directory`]).
-pub fn rotate_secret(store: &Store, hasher: &SecretHasher, id: &str, now: i64) -> Result<ClientView, ClientError> {
+pub fn rotate_secret(
+    store: &Store,
+    hasher: &SecretHasher,
+    id: &str,
+    now: i64,
+) -> Result<ClientView, ClientError> {
     let mut client = load(store, id)?;
     if client.is_public() {
         return Err(ClientError::Invalid("a public client has no secret".into()));
@@ -257,5 +283,9 @@ pub fn show(store: &Store, id: &str) -> Result<ClientView, ClientError> {
 }
 
 pub fn list(store: &Store) -> Result<Vec<ClientView>, ClientError> {
-    Ok(store.list_clients()?.iter().map(|c| ClientView::of(c, None)).collect())
+    Ok(store
+        .list_clients()?
+        .iter()
+        .map(|c| ClientView::of(c, None))
+        .collect())
 }

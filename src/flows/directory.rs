@@ -49,11 +49,16 @@ impl Directory {
     pub async fn refresh(&self, store: &Arc<Store>, kek: &Kek) -> anyhow::Result<()> {
         let mut seen = self.seen.lock().await;
         let current = store.run(|s| s.revisions()).await?;
-        let before = seen.unwrap_or(Revisions { clients: -1, keys: -1 });
+        let before = seen.unwrap_or(Revisions {
+            clients: -1,
+            keys: -1,
+        });
         // Read the counters before the data: a write that lands in between bumps the counter
         // again, so the next poll reloads once more rather than missing it.
         if current.clients != before.clients {
-            let clients = store.run(|s| load_clients(s).map_err(crate::storage::StorageError::Other)).await?;
+            let clients = store
+                .run(|s| load_clients(s).map_err(crate::storage::StorageError::Other))
+                .await?;
             self.clients.store(Arc::new(clients));
             tracing::debug!(revision = current.clients, "clients reloaded");
         }

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::crypto::jws::{self, Signer};
 use crate::crypto::kek::Kek;
 use crate::protocol::jose::Alg;
-use crate::storage::{KeyRecord, KeyState, Store, StorageError, key_aad};
+use crate::storage::{KeyRecord, KeyState, StorageError, Store, key_aad};
 
 /// What a node signs with and publishes, as of one reload.
 #[derive(Debug, Default)]

@@ -28,7 +28,11 @@ pub struct TokenResponse {
 
 /// Handles one token request: `authorization` is the raw `Authorization` header, `body` the
 /// form body (already checked to be `application/x-www-form-urlencoded`).
-pub fn token(core: &Core, authorization: Option<&[u8]>, body: &[u8]) -> Result<TokenResponse, OAuthError> {
+pub fn token(
+    core: &Core,
+    authorization: Option<&[u8]>,
+    body: &[u8],
+) -> Result<TokenResponse, OAuthError> {
     let params = Params::parse(body, REPEATABLE)?;
     let presented = client_auth::presented(authorization, &params)?;
     let client = authenticate(core, &presented)?;
@@ -64,7 +68,10 @@ pub fn token(core: &Core, authorization: Option<&[u8]>, body: &[u8]) -> Result<T
 /// Finds the client and checks the credentials with the method it registered. Every failure is
 /// the same `invalid_client`, so the answer does not tell which part was wrong.
 fn authenticate(core: &Core, presented: &PresentedCredentials) -> Result<Arc<Client>, OAuthError> {
-    let client = core.directory.client(&presented.client_id).ok_or_else(|| presented.failed())?;
+    let client = core
+        .directory
+        .client(&presented.client_id)
+        .ok_or_else(|| presented.failed())?;
     if client.metadata.auth_method != presented.method {
         return Err(presented.failed());
     }
@@ -75,7 +82,11 @@ fn authenticate(core: &Core, presented: &PresentedCredentials) -> Result<Arc<Cli
                 (Some(secret), Some(hash)) => core.hasher.verify(secret, hash),
                 _ => false,
             };
-            if ok { Ok(client) } else { Err(presented.failed()) }
+            if ok {
+                Ok(client)
+            } else {
+                Err(presented.failed())
+            }
         }
     }
 }

@@ -26,8 +26,12 @@ impl ResponseError for OAuthError {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            OAuthError::Server(cause) => tracing::error!(error = %format!("{cause:#}"), "server error"),
-            OAuthError::Unavailable(cause) => tracing::warn!(error = %format!("{cause:#}"), "backing service unavailable"),
+            OAuthError::Server(cause) => {
+                tracing::error!(error = %format!("{cause:#}"), "server error")
+            }
+            OAuthError::Unavailable(cause) => {
+                tracing::warn!(error = %format!("{cause:#}"), "backing service unavailable")
+            }
             other => tracing::debug!(error = other.code(), "request refused"),
         }
         let description = self.description();

@@ -13,7 +13,11 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Checks the content type is `application/x-www-form-urlencoded` and reads at most `limit`
 /// bytes of body. Anything else is `invalid_request`.
-pub async fn form_body(req: &HttpRequest, mut payload: Payload, limit: usize) -> Result<BytesMut, OAuthError> {
+pub async fn form_body(
+    req: &HttpRequest,
+    mut payload: Payload,
+    limit: usize,
+) -> Result<BytesMut, OAuthError> {
     let ctype = req
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
@@ -28,7 +32,8 @@ pub async fn form_body(req: &HttpRequest, mut payload: Payload, limit: usize) ->
     let read = async {
         let mut body = BytesMut::new();
         while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|_| OAuthError::invalid_request("the request body could not be read"))?;
+            let chunk = chunk
+                .map_err(|_| OAuthError::invalid_request("the request body could not be read"))?;
             if body.len() + chunk.len() > limit {
                 return Err(OAuthError::invalid_request("the request body is too large"));
             }

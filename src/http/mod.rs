@@ -12,16 +12,22 @@ use endpoints::{discovery, health, token};
 
 /// Every route, one line per endpoint.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(paths::OPENID_CONFIGURATION, web::get().to(discovery::openid_configuration))
-        .route(paths::OAUTH_METADATA, web::get().to(discovery::oauth_metadata))
-        .route(paths::JWKS, web::get().to(discovery::jwks))
-        .service(
-            web::resource(paths::TOKEN)
-                .route(web::post().to(token::token))
-                .default_service(web::to(token::method_not_allowed)),
-        )
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz));
+    cfg.route(
+        paths::OPENID_CONFIGURATION,
+        web::get().to(discovery::openid_configuration),
+    )
+    .route(
+        paths::OAUTH_METADATA,
+        web::get().to(discovery::oauth_metadata),
+    )
+    .route(paths::JWKS, web::get().to(discovery::jwks))
+    .service(
+        web::resource(paths::TOKEN)
+            .route(web::post().to(token::token))
+            .default_service(web::to(token::method_not_allowed)),
+    )
+    .route("/healthz", web::get().to(health::healthz))
+    .route("/readyz", web::get().to(health::readyz));
 }
 
 /// 404 for everything else, as JSON.

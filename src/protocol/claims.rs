@@ -76,7 +76,15 @@ mod tests {
         assert_eq!(v["client_id"], "svc");
         assert_eq!(v["scope"], "a b");
         assert_eq!(v["exp"], 1600);
-        let c2 = AccessTokenClaims::for_client("i", "svc", &Scopes::default(), vec!["x".into(), "y".into()], 0, 1, "j".into());
+        let c2 = AccessTokenClaims::for_client(
+            "i",
+            "svc",
+            &Scopes::default(),
+            vec!["x".into(), "y".into()],
+            0,
+            1,
+            "j".into(),
+        );
         let v = serde_json::to_value(&c2).unwrap();
         assert_eq!(v["aud"], serde_json::json!(["x", "y"]));
         assert!(v.get("scope").is_none());

@@ -81,7 +81,10 @@ pub fn validate_client_id(id: &str) -> Result<(), String> {
     if id.is_empty() || id.len() > MAX_CLIENT_ID {
         return Err(format!("client id must be 1 to {MAX_CLIENT_ID} characters"));
     }
-    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)) {
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    {
         return Err("client id may contain only letters, digits and - . _ ~".into());
     }
     if uuid::Uuid::try_parse(id).is_ok() {
@@ -96,7 +99,9 @@ pub fn validate_manual_secret(secret: &str) -> Result<(), String> {
         return Err("a client secret given by hand must be at least 32 characters".into());
     }
     if secret.len() > MAX_CLIENT_SECRET {
-        return Err(format!("a client secret must be at most {MAX_CLIENT_SECRET} bytes"));
+        return Err(format!(
+            "a client secret must be at most {MAX_CLIENT_SECRET} bytes"
+        ));
     }
     if secret.chars().any(char::is_control) {
         return Err("a client secret must not contain control characters".into());
@@ -140,7 +145,10 @@ pub fn validate_metadata(m: &ClientMetadata) -> Result<(), String> {
         return Err("audiences: at most 20".into());
     }
     for aud in &m.audiences {
-        if aud.is_empty() || aud.len() > 512 || aud.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        if aud.is_empty()
+            || aud.len() > 512
+            || aud.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
             return Err("audiences: each must be 1 to 512 characters without white space".into());
         }
     }
@@ -177,7 +185,14 @@ mod tests {
     fn client_ids() {
         validate_client_id("billing-service").unwrap();
         validate_client_id("a.b_c~d").unwrap();
-        for bad in ["", "has space", "slash/", "ünï", &"x".repeat(129), "6f1c2a52-9a0e-4b7e-8a43-1d2c3b4a5e6f"] {
+        for bad in [
+            "",
+            "has space",
+            "slash/",
+            "ünï",
+            &"x".repeat(129),
+            "6f1c2a52-9a0e-4b7e-8a43-1d2c3b4a5e6f",
+        ] {
             assert!(validate_client_id(bad).is_err(), "{bad}");
         }
     }

@@ -68,7 +68,10 @@ impl PresentedCredentials {
 
 /// Reads the client's credentials from the `Authorization` header (raw bytes, if any) and the
 /// body parameters.
-pub fn presented(authorization: Option<&[u8]>, params: &Params) -> Result<PresentedCredentials, OAuthError> {
+pub fn presented(
+    authorization: Option<&[u8]>,
+    params: &Params,
+) -> Result<PresentedCredentials, OAuthError> {
     let body_id = params.get("client_id");
     let body_secret = params.get("client_secret");
     if let Some(header) = authorization {
@@ -90,7 +93,10 @@ pub fn presented(authorization: Option<&[u8]>, params: &Params) -> Result<Presen
         });
     }
     let Some(id) = body_id else {
-        return Err(OAuthError::invalid_client("client authentication is required", false));
+        return Err(OAuthError::invalid_client(
+            "client authentication is required",
+            false,
+        ));
     };
     check_len(id, MAX_CLIENT_ID, false)?;
     match body_secret {
@@ -141,6 +147,9 @@ pub fn parse_basic(header: &[u8]) -> Result<(String, String), OAuthError> {
 }
 
 fn form_decode(s: &str) -> Option<String> {
+    if !super::params::valid_escapes(s.as_bytes()) {
+        return None;
+    }
     let replaced = s.replace('+', " ");
     percent_encoding::percent_decode_str(&replaced)
         .decode_utf8()
@@ -150,7 +159,10 @@ fn form_decode(s: &str) -> Option<String> {
 
 fn check_len(value: &str, max: usize, basic: bool) -> Result<(), OAuthError> {
     if value.len() > max {
-        return Err(OAuthError::invalid_client("client credentials are too long", basic));
+        return Err(OAuthError::invalid_client(
+            "client credentials are too long",
+            basic,
+        ));
     }
     Ok(())
 }
@@ -191,7 +203,10 @@ mod tests {
         ];
         for c in cases {
             let e = parse_basic(&c).unwrap_err();
-            assert!(matches!(e, OAuthError::InvalidClient { basic: true, .. }), "{c:?}: {e:?}");
+            assert!(
+                matches!(e, OAuthError::InvalidClient { basic: true, .. }),
+                "{c:?}: {e:?}"
+            );
         }
     }
 
@@ -201,16 +216,25 @@ mod tests {
         let e = presented(Some(&basic("a:b")), &p).unwrap_err();
         assert_eq!(e.code(), "invalid_request");
         let p = Params::parse(b"client_id=other", &[]).unwrap();
-        assert_eq!(presented(Some(&basic("a:b")), &p).unwrap_err().code(), "invalid_request");
+        assert_eq!(
+            presented(Some(&basic("a:b")), &p).unwrap_err().code(),
+            "invalid_request"
+        );
         let p = Params::parse(b"client_id=a", &[]).unwrap();
-        assert_eq!(presented(Some(&basic("a:b")), &p).unwrap().method, AuthMethod::ClientSecretBasic);
+        assert_eq!(
+            presented(Some(&basic("a:b")), &p).unwrap().method,
+            AuthMethod::ClientSecretBasic
+        );
     }
 
     #[test]
     fn post_and_none() {
         let p = Params::parse(b"client_id=a&client_secret=b", &[]).unwrap();
         let c = presented(None, &p).unwrap();
-        assert_eq!((c.method, c.secret.as_deref()), (AuthMethod::ClientSecretPost, Some("b")));
+        assert_eq!(
+            (c.method, c.secret.as_deref()),
+            (AuthMethod::ClientSecretPost, Some("b"))
+        );
         let p = Params::parse(b"client_id=a", &[]).unwrap();
         assert_eq!(presented(None, &p).unwrap().method, AuthMethod::None);
         let p = Params::parse(b"client_secret=b", &[]).unwrap();

@@ -33,7 +33,10 @@ impl ServerMetadata {
             grant_types_supported: vec!["client_credentials"],
             // No authorization endpoint yet, so no response type is supported.
             response_types_supported: vec![],
-            token_endpoint_auth_methods_supported: vec!["client_secret_basic", "client_secret_post"],
+            token_endpoint_auth_methods_supported: vec![
+                "client_secret_basic",
+                "client_secret_post",
+            ],
         }
     }
 }
@@ -48,7 +51,10 @@ mod tests {
         assert_eq!(m.token_endpoint, "https://id.example/tenant/oauth2/token");
         assert_eq!(m.jwks_uri, "https://id.example/tenant/oauth2/jwks");
         let v = serde_json::to_value(&m).unwrap();
-        assert_eq!(v["grant_types_supported"], serde_json::json!(["client_credentials"]));
+        assert_eq!(
+            v["grant_types_supported"],
+            serde_json::json!(["client_credentials"])
+        );
         assert!(v.get("authorization_endpoint").is_none());
     }
 }

@@ -13,7 +13,10 @@ pub enum OAuthError {
     /// Client authentication failed. `basic` is true when the client tried HTTP Basic, which
     /// obliges a 401 with `WWW-Authenticate` (RFC 6749 §5.2).
     #[error("invalid_client: {description}")]
-    InvalidClient { description: Cow<'static, str>, basic: bool },
+    InvalidClient {
+        description: Cow<'static, str>,
+        basic: bool,
+    },
     #[error("invalid_grant: {0}")]
     InvalidGrant(Cow<'static, str>),
     #[error("unauthorized_client: {0}")]
@@ -37,7 +40,10 @@ impl OAuthError {
         Self::InvalidRequest(d.into())
     }
     pub fn invalid_client(d: impl Into<Cow<'static, str>>, basic: bool) -> Self {
-        Self::InvalidClient { description: d.into(), basic }
+        Self::InvalidClient {
+            description: d.into(),
+            basic,
+        }
     }
     pub fn invalid_scope(d: impl Into<Cow<'static, str>>) -> Self {
         Self::InvalidScope(d.into())
@@ -77,7 +83,9 @@ impl OAuthError {
             | Self::InvalidScope(d)
             | Self::InvalidTarget(d) => Cow::Borrowed(d),
             Self::InvalidClient { description, .. } => Cow::Borrowed(description),
-            Self::Unavailable(_) => Cow::Borrowed("the service is temporarily unavailable; retry later"),
+            Self::Unavailable(_) => {
+                Cow::Borrowed("the service is temporarily unavailable; retry later")
+            }
             Self::Server(_) => Cow::Borrowed("an internal error occurred"),
         }
     }

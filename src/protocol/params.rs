@@ -44,7 +44,10 @@ impl Params {
                 continue;
             }
             if pairs.iter().any(|(n, _)| *n == name) && !repeatable.contains(&name.as_str()) {
-                return Err(OAuthError::invalid_request(format!("parameter `{}` is repeated", printable(&name))));
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter `{}` is repeated",
+                    printable(&name)
+                )));
             }
             pairs.push((name, value));
         }
@@ -53,12 +56,18 @@ impl Params {
 
     /// The value of a parameter that may appear once.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of a repeatable parameter, in order.
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.pairs.iter().filter(move |(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The value of a parameter that must be present.
@@ -72,8 +81,17 @@ fn decode(raw: &[u8]) -> Result<String, OAuthError> {
     if raw.len() > MAX_VALUE_LEN * 3 {
         return Err(OAuthError::invalid_request("a parameter is too long"));
     }
+    if !valid_escapes(raw) {
+        return Err(OAuthError::invalid_request(
+            "a parameter has a malformed percent-escape",
+        ));
+    }
     let plus_as_space: Cow<'_, [u8]> = if raw.contains(&b'+') {
-        Cow::Owned(raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect())
+        Cow::Owned(
+            raw.iter()
+                .map(|b| if *b == b'+' { b' ' } else { *b })
+                .collect(),
+        )
     } else {
         Cow::Borrowed(raw)
     };
@@ -81,7 +99,26 @@ fn decode(raw: &[u8]) -> Result<String, OAuthError> {
     if bytes.len() > MAX_VALUE_LEN {
         return Err(OAuthError::invalid_request("a parameter is too long"));
     }
-    String::from_utf8(bytes).map_err(|_| OAuthError::invalid_request("a parameter is not valid UTF-8"))
+    String::from_utf8(bytes)
+        .map_err(|_| OAuthError::invalid_request("a parameter is not valid UTF-8"))
+}
+
+/// Every `%` starts a two-hex-digit escape.
+pub(crate) fn valid_escapes(raw: &[u8]) -> bool {
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'%' {
+            if i + 2 >= raw.len()
+                || !(raw[i + 1].is_ascii_hexdigit() && raw[i + 2].is_ascii_hexdigit())
+            {
+                return false;
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    true
 }
 
 /// A parameter name as it may appear in an error description: short, no control characters.
@@ -95,7 +132,8 @@ mod tests {
 
     #[test]
     fn parses_pairs_and_decodes() {
-        let p = Params::parse(b"grant_type=client_credentials&scope=a+b%20c&empty=&x", &[]).unwrap();
+        let p =
+            Params::parse(b"grant_type=client_credentials&scope=a+b%20c&empty=&x", &[]).unwrap();
         assert_eq!(p.get("grant_type"), Some("client_credentials"));
         assert_eq!(p.get("scope"), Some("a b c"));
         assert_eq!(p.get("empty"), None, "empty values count as omitted");
@@ -106,16 +144,34 @@ mod tests {
     fn rejects_duplicates_except_repeatable() {
         let e = Params::parse(b"scope=a&scope=b", &[]).unwrap_err();
         assert_eq!(e.code(), "invalid_request");
-        let p = Params::parse(b"resource=https%3A%2F%2Fa&resource=https%3A%2F%2Fb", &["resource"]).unwrap();
-        assert_eq!(p.all("resource").collect::<Vec<_>>(), ["https://a", "https://b"]);
+        let p = Params::parse(
+            b"resource=https%3A%2F%2Fa&resource=https%3A%2F%2Fb",
+            &["resource"],
+        )
+        .unwrap();
+        assert_eq!(
+            p.all("resource").collect::<Vec<_>>(),
+            ["https://a", "https://b"]
+        );
         // an empty duplicate is an omitted parameter, not a duplicate
         assert!(Params::parse(b"scope=a&scope=", &[]).is_ok());
     }
 
     #[test]
     fn rejects_bad_encoding_and_size() {
-        for bad in [&b"scope=%FF"[..], b"=x", b"scope=%C3%28"] {
-            assert_eq!(Params::parse(bad, &[]).unwrap_err().code(), "invalid_request", "{bad:?}");
+        for bad in [
+            &b"scope=%FF"[..],
+            b"=x",
+            b"scope=%C3%28",
+            b"scope=%",
+            b"scope=%4",
+            b"scope=%zz",
+        ] {
+            assert_eq!(
+                Params::parse(bad, &[]).unwrap_err().code(),
+                "invalid_request",
+                "{bad:?}"
+            );
         }
         let long = format!("scope={}", "a".repeat(MAX_VALUE_LEN + 1));
         assert!(Params::parse(long.as_bytes(), &[]).is_err());

@@ -41,7 +41,9 @@ pub fn validate_registration(uri: &str) -> Result<(), String> {
         "http" => match url.host() {
             Some(url::Host::Ipv4(ip)) if ip.is_loopback() => Ok(()),
             Some(url::Host::Ipv6(ip)) if ip.is_loopback() => Ok(()),
-            _ => Err("plain http is allowed only for loopback IP literals (127.0.0.1, [::1])".into()),
+            _ => {
+                Err("plain http is allowed only for loopback IP literals (127.0.0.1, [::1])".into())
+            }
         },
         "javascript" | "data" | "vbscript" | "file" | "about" | "blob" | "filesystem" | "ftp"
         | "ws" | "wss" => Err(format!("redirect URI scheme `{scheme}` is not allowed")),

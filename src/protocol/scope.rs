@@ -101,6 +101,9 @@ mod tests {
         let allowed = Scopes::parse("a b c").unwrap();
         assert!(Scopes::parse("c a").unwrap().is_subset_of(&allowed));
         assert!(!Scopes::parse("a d").unwrap().is_subset_of(&allowed));
-        assert!(!Scopes::parse("A").unwrap().is_subset_of(&allowed), "scopes are case-sensitive");
+        assert!(
+            !Scopes::parse("A").unwrap().is_subset_of(&allowed),
+            "scopes are case-sensitive"
+        );
     }
 }

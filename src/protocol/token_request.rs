@@ -40,7 +40,9 @@ pub fn validate_resource(resource: &str) -> Result<(), OAuthError> {
     if ok {
         Ok(())
     } else {
-        Err(OAuthError::invalid_target("resource must be an absolute URI without a fragment"))
+        Err(OAuthError::invalid_target(
+            "resource must be an absolute URI without a fragment",
+        ))
     }
 }
 
@@ -55,8 +57,18 @@ mod tests {
     #[test]
     fn grant_types() {
         assert_eq!(parse("scope=a").unwrap_err().code(), "invalid_request");
-        for g in ["password", "authorization_code", "implicit", "urn:x", "CLIENT_CREDENTIALS"] {
-            assert_eq!(parse(&format!("grant_type={g}")).unwrap_err().code(), "unsupported_grant_type", "{g}");
+        for g in [
+            "password",
+            "authorization_code",
+            "implicit",
+            "urn:x",
+            "CLIENT_CREDENTIALS",
+        ] {
+            assert_eq!(
+                parse(&format!("grant_type={g}")).unwrap_err().code(),
+                "unsupported_grant_type",
+                "{g}"
+            );
         }
         assert_eq!(
             parse("grant_type=client_credentials&scope=a+b&resource=https%3A%2F%2Fapi").unwrap(),
@@ -65,7 +77,12 @@ mod tests {
                 resources: vec!["https://api".into()],
             }
         );
-        assert_eq!(parse("grant_type=client_credentials&scope=a%22").unwrap_err().code(), "invalid_scope");
+        assert_eq!(
+            parse("grant_type=client_credentials&scope=a%22")
+                .unwrap_err()
+                .code(),
+            "invalid_scope"
+        );
     }
 
     #[test]
@@ -73,7 +90,11 @@ mod tests {
         validate_resource("https://api.example.com/v1").unwrap();
         validate_resource("urn:example:api").unwrap();
         for bad in ["api", "/relative", "https://api.example.com/#f"] {
-            assert_eq!(validate_resource(bad).unwrap_err().code(), "invalid_target", "{bad}");
+            assert_eq!(
+                validate_resource(bad).unwrap_err().code(),
+                "invalid_target",
+                "{bad}"
+            );
         }
     }
 }

@@ -56,7 +56,13 @@ pub enum SessionStore {
 
 impl SessionStore {
     /// Stores `value` under `key`, replacing any previous value, for `ttl`.
-    pub async fn set(&self, kind: Kind, key: &str, value: &[u8], ttl: Duration) -> SessionResult<()> {
+    pub async fn set(
+        &self,
+        kind: Kind,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> SessionResult<()> {
         check_key(key)?;
         match self {
             SessionStore::Sql(s) => s.set(kind, key, value, ttl, false).await.map(|_| ()),
@@ -65,7 +71,13 @@ impl SessionStore {
     }
 
     /// Stores `value` only if `key` holds no live value; returns whether it was stored.
-    pub async fn insert(&self, kind: Kind, key: &str, value: &[u8], ttl: Duration) -> SessionResult<bool> {
+    pub async fn insert(
+        &self,
+        kind: Kind,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> SessionResult<bool> {
         check_key(key)?;
         match self {
             SessionStore::Sql(s) => s.set(kind, key, value, ttl, true).await,
@@ -119,7 +131,9 @@ impl SessionStore {
 
 fn check_key(key: &str) -> SessionResult<()> {
     if key.is_empty() || key.len() > MAX_KEY {
-        return Err(SessionError::Unavailable(anyhow::anyhow!("invalid session key length")));
+        return Err(SessionError::Unavailable(anyhow::anyhow!(
+            "invalid session key length"
+        )));
     }
     Ok(())
 }

@@ -18,7 +18,9 @@ pub struct RedisSessionStore {
 
 impl std::fmt::Debug for RedisSessionStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisSessionStore").field("prefix", &self.prefix).finish()
+        f.debug_struct("RedisSessionStore")
+            .field("prefix", &self.prefix)
+            .finish()
     }
 }
 
@@ -57,7 +59,14 @@ impl RedisSessionStore {
         format!("{}{}{}", self.prefix, kind.prefix(), key)
     }
 
-    pub async fn set(&self, kind: Kind, key: &str, value: &[u8], ttl: Duration, nx: bool) -> SessionResult<bool> {
+    pub async fn set(
+        &self,
+        kind: Kind,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        nx: bool,
+    ) -> SessionResult<bool> {
         let mut c = self.conn().await?;
         let ms = ttl.as_millis().max(1) as u64;
         let mut cmd = redis::cmd("SET");
@@ -87,7 +96,10 @@ impl RedisSessionStore {
 
     pub async fn ping(&self) -> SessionResult<()> {
         let mut c = self.conn().await?;
-        let _: String = redis::cmd("PING").query_async(&mut c).await.map_err(unavailable)?;
+        let _: String = redis::cmd("PING")
+            .query_async(&mut c)
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 }

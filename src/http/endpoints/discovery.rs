@@ -8,7 +8,10 @@ use crate::flows::Core;
 fn cached_json(core: &Core, body: Vec<u8>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .insert_header((header::CACHE_CONTROL, format!("public, max-age={}", core.settings.http.jwks_max_age)))
+        .insert_header((
+            header::CACHE_CONTROL,
+            format!("public, max-age={}", core.settings.http.jwks_max_age),
+        ))
         .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
         .body(body)
 }

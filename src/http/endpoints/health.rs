@@ -11,7 +11,9 @@ use crate::session::SessionStore;
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(json!({"status": "ok"}))
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({"status": "ok"}))
 }
 
 pub async fn readyz(core: web::Data<Core>) -> HttpResponse {
@@ -26,6 +28,10 @@ pub async fn readyz(core: web::Data<Core>) -> HttpResponse {
         ready &= redis_ok;
     }
     body["status"] = json!(if ready { "ready" } else { "unavailable" });
-    let mut resp = if ready { HttpResponse::Ok() } else { HttpResponse::ServiceUnavailable() };
+    let mut resp = if ready {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::ServiceUnavailable()
+    };
     resp.insert_header(("Cache-Control", "no-store")).json(body)
 }

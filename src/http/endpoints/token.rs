@@ -8,9 +8,16 @@ use crate::flows::{Core, token};
 use crate::http::extract::form_body;
 use crate::protocol::OAuthError;
 
-pub async fn token(req: HttpRequest, payload: Payload, core: Data<Core>) -> Result<HttpResponse, OAuthError> {
+pub async fn token(
+    req: HttpRequest,
+    payload: Payload,
+    core: Data<Core>,
+) -> Result<HttpResponse, OAuthError> {
     let body = form_body(&req, payload, core.settings.http.max_form_bytes).await?;
-    let authorization = req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
     let response = token::token(&core, authorization, &body)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -33,10 +33,7 @@ pub fn decide(
             "the client is not allowed the client_credentials grant",
         ));
     }
-    let allowed = client
-        .metadata
-        .scopes
-        .filter(|s| !USER_SCOPES.contains(&s));
+    let allowed = client.metadata.scopes.filter(|s| !USER_SCOPES.contains(&s));
     let scopes = match scope {
         Some(requested) if !requested.is_subset_of(&allowed) => {
             return Err(OAuthError::invalid_scope(
@@ -98,7 +95,11 @@ mod tests {
     fn scope_rules() {
         let c = client("read write openid", &[]);
         let d = decide(&c, None, &[], DEF).unwrap();
-        assert_eq!(d.scopes.to_string(), "read write", "user scopes never granted by default");
+        assert_eq!(
+            d.scopes.to_string(),
+            "read write",
+            "user scopes never granted by default"
+        );
         let d = decide(&c, Some(&Scopes::parse("write").unwrap()), &[], DEF).unwrap();
         assert_eq!(d.scopes.to_string(), "write");
         for bad in ["admin", "read admin", "openid", "READ"] {
@@ -112,22 +113,40 @@ mod tests {
         let c = client("", &[]);
         assert_eq!(decide(&c, None, &[], DEF).unwrap().audience, [DEF]);
         let c = client("", &["https://a.example", "https://b.example"]);
-        assert_eq!(decide(&c, None, &[], DEF).unwrap().audience, ["https://a.example", "https://b.example"]);
+        assert_eq!(
+            decide(&c, None, &[], DEF).unwrap().audience,
+            ["https://a.example", "https://b.example"]
+        );
         let one = ["https://b.example".to_string()];
-        assert_eq!(decide(&c, None, &one, DEF).unwrap().audience, ["https://b.example"]);
+        assert_eq!(
+            decide(&c, None, &one, DEF).unwrap().audience,
+            ["https://b.example"]
+        );
         let unknown = ["https://c.example".to_string()];
-        assert_eq!(decide(&c, None, &unknown, DEF).unwrap_err().code(), "invalid_target");
+        assert_eq!(
+            decide(&c, None, &unknown, DEF).unwrap_err().code(),
+            "invalid_target"
+        );
         let relative = ["api".to_string()];
-        assert_eq!(decide(&c, None, &relative, DEF).unwrap_err().code(), "invalid_target");
+        assert_eq!(
+            decide(&c, None, &relative, DEF).unwrap_err().code(),
+            "invalid_target"
+        );
     }
 
     #[test]
     fn grant_must_be_allowed() {
         let mut c = client("", &[]);
         c.metadata.grant_types = vec![GrantType::AuthorizationCode];
-        assert_eq!(decide(&c, None, &[], DEF).unwrap_err().code(), "unauthorized_client");
+        assert_eq!(
+            decide(&c, None, &[], DEF).unwrap_err().code(),
+            "unauthorized_client"
+        );
         let mut c = client("", &[]);
         c.metadata.auth_method = AuthMethod::None;
-        assert_eq!(decide(&c, None, &[], DEF).unwrap_err().code(), "unauthorized_client");
+        assert_eq!(
+            decide(&c, None, &[], DEF).unwrap_err().code(),
+            "unauthorized_client"
+        );
     }
 }

@@ -44,7 +44,12 @@ impl From<&Client> for ClientRow {
             auth_method: m.auth_method.as_str().into(),
             redirect_uris: json_list(&m.redirect_uris),
             post_logout_redirect_uris: json_list(&m.post_logout_redirect_uris),
-            grant_types: json_list(&m.grant_types.iter().map(|g| g.as_str().to_string()).collect::<Vec<_>>()),
+            grant_types: json_list(
+                &m.grant_types
+                    .iter()
+                    .map(|g| g.as_str().to_string())
+                    .collect::<Vec<_>>(),
+            ),
             scopes: m.scopes.to_string(),
             audiences: json_list(&m.audiences),
             created_at: c.created_at,
@@ -56,8 +61,10 @@ impl From<&Client> for ClientRow {
 impl TryFrom<ClientRow> for Client {
     type Error = StorageError;
     fn try_from(r: ClientRow) -> StorageResult<Client> {
-        let corrupt = |what: &str| StorageError::Other(anyhow::anyhow!("corrupt client {}: {what}", r.id));
-        let auth_method = AuthMethod::parse(&r.auth_method).ok_or_else(|| corrupt("auth_method"))?;
+        let corrupt =
+            |what: &str| StorageError::Other(anyhow::anyhow!("corrupt client {}: {what}", r.id));
+        let auth_method =
+            AuthMethod::parse(&r.auth_method).ok_or_else(|| corrupt("auth_method"))?;
         let grant_types = parse_list("grant_types", &r.grant_types)?
             .iter()
             .map(|g| GrantType::parse(g).ok_or_else(|| corrupt("grant_types")))
@@ -68,7 +75,10 @@ impl TryFrom<ClientRow> for Client {
                 name: r.name.clone(),
                 auth_method,
                 redirect_uris: parse_list("redirect_uris", &r.redirect_uris)?,
-                post_logout_redirect_uris: parse_list("post_logout_redirect_uris", &r.post_logout_redirect_uris)?,
+                post_logout_redirect_uris: parse_list(
+                    "post_logout_redirect_uris",
+                    &r.post_logout_redirect_uris,
+                )?,
                 grant_types,
                 scopes,
                 audiences: parse_list("audiences", &r.audiences)?,
@@ -99,11 +109,15 @@ impl Store {
         self.with_conn(|conn| {
             conn.transaction(|c| {
                 bump(c, "clients")?;
-                diesel::insert_into(clients::table).values(&row).execute(c)?;
+                diesel::insert_into(clients::table)
+                    .values(&row)
+                    .execute(c)?;
                 Ok(())
             })
             .map_err(|e| match map_err(e) {
-                StorageError::Conflict(_) => StorageError::Conflict(format!("client id `{}` is taken", client.id)),
+                StorageError::Conflict(_) => {
+                    StorageError::Conflict(format!("client id `{}` is taken", client.id))
+                }
                 other => other,
             })
         })
@@ -142,7 +156,8 @@ impl Store {
         self.with_conn(|conn| {
             conn.transaction(|c| {
                 bump(c, "clients")?;
-                let n = diesel::delete(clients::table.filter(clients::id.eq(client_id))).execute(c)?;
+                let n =
+                    diesel::delete(clients::table.filter(clients::id.eq(client_id))).execute(c)?;
                 if n == 0 {
                     return Err(diesel::result::Error::NotFound);
                 }

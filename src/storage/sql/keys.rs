@@ -23,7 +23,8 @@ struct KeyRow {
 impl TryFrom<KeyRow> for KeyRecord {
     type Error = StorageError;
     fn try_from(r: KeyRow) -> StorageResult<KeyRecord> {
-        let corrupt = |what: &str| StorageError::Other(anyhow::anyhow!("corrupt key {}: {what}", r.kid));
+        let corrupt =
+            |what: &str| StorageError::Other(anyhow::anyhow!("corrupt key {}: {what}", r.kid));
         Ok(KeyRecord {
             alg: Alg::parse(&r.alg).ok_or_else(|| corrupt("alg"))?,
             state: KeyState::parse(&r.state).ok_or_else(|| corrupt("state"))?,
@@ -71,7 +72,12 @@ impl Store {
     /// in one transaction. With `only_if_none`, does nothing when an active key exists (start-up
     /// bootstrap: several nodes starting at once create exactly one key). Returns whether `key`
     /// was inserted.
-    pub fn activate_key(&self, key: &KeyRecord, only_if_none: bool, now: i64) -> StorageResult<bool> {
+    pub fn activate_key(
+        &self,
+        key: &KeyRecord,
+        only_if_none: bool,
+        now: i64,
+    ) -> StorageResult<bool> {
         let row = KeyRow::from(key);
         let alg = key.alg.as_str();
         self.with_conn(|conn| {
@@ -90,9 +96,14 @@ impl Store {
                         .filter(signing_keys::alg.eq(alg))
                         .filter(signing_keys::state.eq("active")),
                 )
-                .set((signing_keys::state.eq("retired"), signing_keys::retired_at.eq(Some(now))))
+                .set((
+                    signing_keys::state.eq("retired"),
+                    signing_keys::retired_at.eq(Some(now)),
+                ))
                 .execute(c)?;
-                diesel::insert_into(signing_keys::table).values(&row).execute(c)?;
+                diesel::insert_into(signing_keys::table)
+                    .values(&row)
+                    .execute(c)?;
                 Ok(true)
             })
             .map_err(map_err)

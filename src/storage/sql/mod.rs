@@ -40,7 +40,9 @@ struct Manager {
 
 fn establish(target: &DatabaseTarget) -> ConnectionResult<DbConn> {
     match target {
-        DatabaseTarget::Postgres(url) => PgConnection::establish(&with_connect_timeout(url)).map(DbConn::Pg),
+        DatabaseTarget::Postgres(url) => {
+            PgConnection::establish(&with_connect_timeout(url)).map(DbConn::Pg)
+        }
         DatabaseTarget::Sqlite(path) => {
             let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
             conn.batch_execute(
@@ -87,7 +89,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("postgres", &self.target.is_postgres()).finish()
+        f.debug_struct("Store")
+            .field("postgres", &self.target.is_postgres())
+            .finish()
     }
 }
 
@@ -98,10 +102,12 @@ pub fn migrate(target: &DatabaseTarget) -> anyhow::Result<Vec<String>> {
         && let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| anyhow::anyhow!("cannot create the data directory {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            anyhow::anyhow!("cannot create the data directory {}: {e}", dir.display())
+        })?;
     }
-    let mut conn = establish(target).map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
+    let mut conn =
+        establish(target).map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
     let applied = match &mut conn {
         DbConn::Pg(pg) => {
             diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(pg)?;
@@ -109,7 +115,8 @@ pub fn migrate(target: &DatabaseTarget) -> anyhow::Result<Vec<String>> {
                 .run_pending_migrations(PG_MIGRATIONS)
                 .map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>())
                 .map_err(|e| anyhow::anyhow!("migration failed: {e}"));
-            diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(pg)?;
+            diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+                .execute(pg)?;
             result?
         }
         DbConn::Sqlite(lite) => lite.immediate_transaction(|c| {
@@ -123,13 +130,22 @@ pub fn migrate(target: &DatabaseTarget) -> anyhow::Result<Vec<String>> {
 
 impl Store {
     /// Connects a pool. Does not migrate: call [`migrate`] first.
-    pub fn connect(target: &DatabaseTarget, pool_size: u32) -> anyhow::Result<Store> {
+    ///
+    /// `min_idle` connections are kept open by a background thread; short-lived processes (the
+    /// CLI) pass 0, so that no thread is still connecting when the process exits.
+    pub fn connect(
+        target: &DatabaseTarget,
+        pool_size: u32,
+        min_idle: u32,
+    ) -> anyhow::Result<Store> {
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
-            .min_idle(Some(1))
+            .min_idle(Some(min_idle.min(pool_size)))
             .connection_timeout(Duration::from_secs(5))
             .test_on_check_out(false)
-            .build(Manager { target: target.clone() })
+            .build(Manager {
+                target: target.clone(),
+            })
             .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
         Ok(Store {
             pool,
@@ -142,11 +158,13 @@ impl Store {
     }
 
     /// Runs `f` with a pooled connection on the current thread.
-    pub fn with_conn<T>(&self, f: impl FnOnce(&mut DbConn) -> StorageResult<T>) -> StorageResult<T> {
-        let mut conn = self
-            .pool
-            .get()
-            .map_err(|e| StorageError::Unavailable(anyhow::anyhow!("no database connection: {e}")))?;
+    pub fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&mut DbConn) -> StorageResult<T>,
+    ) -> StorageResult<T> {
+        let mut conn = self.pool.get().map_err(|e| {
+            StorageError::Unavailable(anyhow::anyhow!("no database connection: {e}"))
+        })?;
         f(&mut conn)
     }
 
@@ -169,8 +187,14 @@ impl Store {
     pub fn revisions(&self) -> StorageResult<Revisions> {
         use schema::revisions::dsl::*;
         self.with_conn(|c| {
-            let rows: Vec<(String, i64)> = revisions.select((name, value)).load(c).map_err(map_err)?;
-            let get = |n: &str| rows.iter().find(|(k, _)| k == n).map(|(_, v)| *v).unwrap_or(0);
+            let rows: Vec<(String, i64)> =
+                revisions.select((name, value)).load(c).map_err(map_err)?;
+            let get = |n: &str| {
+                rows.iter()
+                    .find(|(k, _)| k == n)
+                    .map(|(_, v)| *v)
+                    .unwrap_or(0)
+            };
             Ok(Revisions {
                 clients: get("clients"),
                 keys: get("keys"),

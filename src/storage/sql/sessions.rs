@@ -31,7 +31,14 @@ impl SqlSessionStore {
         Self { store }
     }
 
-    pub async fn set(&self, kind: Kind, key: &str, value: &[u8], ttl: Duration, nx: bool) -> SessionResult<bool> {
+    pub async fn set(
+        &self,
+        kind: Kind,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        nx: bool,
+    ) -> SessionResult<bool> {
         let k = full_key(kind, key);
         let v = value.to_vec();
         let ttl = ttl.as_secs().max(1) as i64;
@@ -42,14 +49,23 @@ impl SqlSessionStore {
                     conn.transaction(|c| {
                         // Writes first (takes SQLite's write lock at once).
                         let removed = if nx {
-                            diesel::delete(se::table.filter(se::key.eq(&k)).filter(se::expires_at.le(now).or(se::consumed.eq(true))))
-                                .execute(c)?
+                            diesel::delete(
+                                se::table
+                                    .filter(se::key.eq(&k))
+                                    .filter(se::expires_at.le(now).or(se::consumed.eq(true))),
+                            )
+                            .execute(c)?
                         } else {
                             diesel::delete(se::table.filter(se::key.eq(&k))).execute(c)?
                         };
                         let _ = removed;
                         let inserted = diesel::insert_into(se::table)
-                            .values((se::key.eq(&k), se::value.eq(&v), se::expires_at.eq(now + ttl), se::consumed.eq(false)))
+                            .values((
+                                se::key.eq(&k),
+                                se::value.eq(&v),
+                                se::expires_at.eq(now + ttl),
+                                se::consumed.eq(false),
+                            ))
                             .execute(c);
                         match inserted {
                             Ok(_) => Ok(true),
@@ -104,7 +120,10 @@ impl SqlSessionStore {
                         if claimed == 0 {
                             return Ok(None);
                         }
-                        let v: Vec<u8> = se::table.filter(se::key.eq(&k)).select(se::value).first(c)?;
+                        let v: Vec<u8> = se::table
+                            .filter(se::key.eq(&k))
+                            .select(se::value)
+                            .first(c)?;
                         diesel::delete(se::table.filter(se::key.eq(&k))).execute(c)?;
                         Ok(Some(v))
                     })
@@ -128,7 +147,9 @@ impl SqlSessionStore {
                         .count()
                         .get_result(c)
                         .map_err(map_err)?;
-                    diesel::delete(se::table.filter(se::key.eq(&k))).execute(c).map_err(map_err)?;
+                    diesel::delete(se::table.filter(se::key.eq(&k)))
+                        .execute(c)
+                        .map_err(map_err)?;
                     Ok(live > 0)
                 })
             })

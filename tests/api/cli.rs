@@ -1,0 +1,211 @@
+//! The client-management CLI against a running server's database.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::{Backend, Deployment};
+
+tiers!(
+    running_server_follows_client_changes_made_by_the_cli,
+    cli_validates_and_never_half_creates
+);
+
+/// How long a running server may take to see a client change (documented bound: the reload
+/// interval, 1 s by default and 200 ms in these tests, plus the reload itself).
+const BOUND: Duration = Duration::from_secs(5);
+
+async fn running_server_follows_client_changes_made_by_the_cli(backend: Backend) {
+    let d = Deployment::new(backend);
+    let app = d.start().await;
+
+    // create → usable
+    let created = d
+        .cli_json(&[
+            "client",
+            "create",
+            "--name",
+            "Billing",
+            "--id",
+            "billing",
+            "--scope",
+            "read write",
+        ])
+        .await;
+    assert_eq!(created["client_id"], "billing");
+    let secret = created["client_secret"].as_str().unwrap().to_string();
+    assert!(secret.len() >= 43, "256 bits of randomness");
+    let took = app
+        .eventually(BOUND, || async {
+            app.client_credentials("billing", &secret, "").await.0 == 200
+        })
+        .await;
+    eprintln!("server saw the new client after {took:?}");
+
+    // show / list never reveal the secret or its hash
+    let shown = d.cli_json(&["client", "show", "billing"]).await;
+    assert_eq!(shown["client_name"], "Billing");
+    assert!(shown.get("client_secret").is_none());
+    let listed = d.cli_json(&["client", "list"]).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let raw = serde_json::to_string(&listed).unwrap();
+    assert!(!raw.contains(&secret) && !raw.contains("hs256"));
+
+    // update → scope narrowed
+    d.cli_json(&["client", "update", "billing", "--scope", "read"])
+        .await;
+    app.eventually(BOUND, || async {
+        app.client_credentials("billing", &secret, "&scope=write")
+            .await
+            .1["error"]
+            == "invalid_scope"
+    })
+    .await;
+
+    // rotate-secret → old secret refused, new one works
+    let rotated = d.cli_json(&["client", "rotate-secret", "billing"]).await;
+    let new_secret = rotated["client_secret"].as_str().unwrap().to_string();
+    assert_ne!(new_secret, secret);
+    app.eventually(BOUND, || async {
+        app.client_credentials("billing", &new_secret, "").await.0 == 200
+    })
+    .await;
+    assert_eq!(app.client_credentials("billing", &secret, "").await.0, 401);
+
+    // delete → invalid_client
+    let deleted = d.cli_json(&["client", "delete", "billing"]).await;
+    assert_eq!(deleted["deleted"], "billing");
+    app.eventually(BOUND, || async {
+        app.client_credentials("billing", &new_secret, "").await.0 == 401
+    })
+    .await;
+}
+
+async fn cli_validates_and_never_half_creates(backend: Backend) {
+    let d = Deployment::new(backend);
+    let count = || async {
+        d.cli_json(&["client", "list"])
+            .await
+            .as_array()
+            .unwrap()
+            .len()
+    };
+
+    let refused: &[&[&str]] = &[
+        &["client", "create", "--name", "x", "--secret", "too-short"],
+        &[
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--id",
+            "6f1c2a52-9a0e-4b7e-8a43-1d2c3b4a5e6f",
+        ],
+        &["client", "create", "--name", "x", "--id", "has space"],
+        &[
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--redirect-uri",
+            "javascript:alert(1)",
+        ],
+        &[
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--redirect-uri",
+            "http://evil.example/cb",
+        ],
+        &[
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--redirect-uri",
+            "https://app.example.com/cb#frag",
+        ],
+        &[
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--public",
+            "--grant-type",
+            "client_credentials",
+        ],
+        &[
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--grant-type",
+            "password",
+        ],
+        &[
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--grant-type",
+            "authorization_code",
+        ],
+        &["client", "create", "--name", "x", "--scope", "bad\"scope"],
+        &[
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--auth-method",
+            "private_key_jwt",
+        ],
+        &["client", "create", "--name", ""],
+        &["client", "create"],
+        &["client", "show", "nobody"],
+        &["client", "delete", "nobody"],
+        &["client", "rotate-secret", "nobody"],
+    ];
+    for args in refused {
+        let out = d.cli(args).await;
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.trim().is_empty(), "{args:?} says why");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    assert_eq!(count().await, 0, "nothing half-created");
+
+    // A hand-given secret of 32+ characters works and is printed once.
+    let long = "s".repeat(32);
+    let v = d
+        .cli_json(&[
+            "client", "create", "--name", "x", "--id", "svc", "--secret", &long,
+        ])
+        .await;
+    assert_eq!(v["client_secret"], long.as_str());
+    // A taken id is refused and the existing client is unchanged.
+    let out = d
+        .cli(&["client", "create", "--name", "y", "--id", "svc"])
+        .await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("taken"));
+    let shown: Value = d.cli_json(&["client", "show", "svc"]).await;
+    assert_eq!(shown["client_name"], "x");
+    assert_eq!(count().await, 1);
+
+    // A public client has no secret.
+    let v = d
+        .cli_json(&[
+            "client",
+            "create",
+            "--name",
+            "spa",
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1:5000/cb",
+        ])
+        .await;
+    assert!(v.get("client_secret").is_none());
+    assert_eq!(v["token_endpoint_auth_method"], "none");
+    assert_eq!(v["grant_types"], serde_json::json!(["authorization_code"]));
+}

@@ -1,0 +1,97 @@
+//! Session-store conformance: the same behaviour from the SQL and the Redis implementation.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tessera::session::{Kind, RedisSessionStore, SessionStore, SqlSessionStore};
+
+use crate::helpers::{Backend, Deployment, redis_url};
+
+tiers!(session_store_conformance);
+
+async fn store_for(d: &Deployment) -> SessionStore {
+    match d.backend {
+        Backend::Sqlite => {
+            let target = d.settings().database_target().unwrap();
+            tessera::storage::sql::migrate(&target).unwrap();
+            let store = tessera::storage::Store::connect(&target, 8, 1).unwrap();
+            SessionStore::Sql(SqlSessionStore::new(Arc::new(store)))
+        }
+        Backend::PgRedis => {
+            SessionStore::Redis(RedisSessionStore::new(&redis_url(), &d.redis_prefix).unwrap())
+        }
+    }
+}
+
+async fn session_store_conformance(backend: Backend) {
+    let d = Deployment::new(backend);
+    let s = Arc::new(store_for(&d).await);
+    let ttl = Duration::from_secs(60);
+    s.ping().await.unwrap();
+
+    // set / get / overwrite
+    assert_eq!(s.get(Kind::Session, "a").await.unwrap(), None);
+    s.set(Kind::Session, "a", b"one", ttl).await.unwrap();
+    assert_eq!(
+        s.get(Kind::Session, "a").await.unwrap().as_deref(),
+        Some(&b"one"[..])
+    );
+    s.set(Kind::Session, "a", b"two", ttl).await.unwrap();
+    assert_eq!(
+        s.get(Kind::Session, "a").await.unwrap().as_deref(),
+        Some(&b"two"[..])
+    );
+
+    // kinds are separate namespaces
+    assert_eq!(s.get(Kind::Code, "a").await.unwrap(), None);
+    assert_eq!(s.take(Kind::Csrf, "a").await.unwrap(), None);
+
+    // insert only when absent
+    assert!(s.insert(Kind::Code, "c", b"x", ttl).await.unwrap());
+    assert!(!s.insert(Kind::Code, "c", b"y", ttl).await.unwrap());
+    assert_eq!(
+        s.get(Kind::Code, "c").await.unwrap().as_deref(),
+        Some(&b"x"[..])
+    );
+
+    // take is an atomic consume: one winner among 50
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.take(Kind::Code, "c").await.unwrap()
+        }));
+    }
+    let mut winners = 0;
+    for t in tasks {
+        if t.await.unwrap().is_some() {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
+    assert_eq!(s.get(Kind::Code, "c").await.unwrap(), None);
+    // a consumed key can be inserted again
+    assert!(s.insert(Kind::Code, "c", b"z", ttl).await.unwrap());
+
+    // delete
+    assert!(s.delete(Kind::Session, "a").await.unwrap());
+    assert!(!s.delete(Kind::Session, "a").await.unwrap());
+    assert_eq!(s.get(Kind::Session, "a").await.unwrap(), None);
+
+    // expiry
+    s.set(Kind::Throttle, "t", b"1", Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert!(s.get(Kind::Throttle, "t").await.unwrap().is_some());
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(s.get(Kind::Throttle, "t").await.unwrap(), None);
+    assert_eq!(s.take(Kind::Throttle, "t").await.unwrap(), None);
+    assert!(
+        s.insert(Kind::Throttle, "t", b"2", ttl).await.unwrap(),
+        "an expired key is free again"
+    );
+
+    // bounded keys
+    assert!(s.get(Kind::Session, "").await.is_err());
+    assert!(s.get(Kind::Session, &"k".repeat(300)).await.is_err());
+}
