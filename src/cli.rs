@@ -37,7 +37,7 @@ pub enum Command {
     Migrate,
     /// Manage OAuth clients.
     #[command(subcommand)]
-    Client(ClientCommand),
+    Client(Box<ClientCommand>),
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -178,7 +178,7 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
         Command::Client(cmd) => {
             let o = bootstrap::open(settings, now, bootstrap::Role::Command)?;
             let store = &o.store;
-            match cmd {
+            match *cmd {
                 ClientCommand::Create(args) => {
                     if args.name.is_none() {
                         anyhow::bail!("--name is required");

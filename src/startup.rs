@@ -87,10 +87,10 @@ impl Application {
         let sessions = if settings.redis_url.is_empty() {
             SessionStore::Sql(SqlSessionStore::new(opened.store.clone()))
         } else {
-            SessionStore::Redis(RedisSessionStore::new(
+            SessionStore::Redis(Box::new(RedisSessionStore::new(
                 &settings.redis_url,
                 &settings.redis_key_prefix,
-            )?)
+            )?))
         };
         let metadata = ServerMetadata::new(settings.issuer());
         let doc = serde_json::to_vec(&metadata)?;

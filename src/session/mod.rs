@@ -51,7 +51,7 @@ pub const MAX_KEY: usize = 256;
 #[derive(Debug)]
 pub enum SessionStore {
     Sql(SqlSessionStore),
-    Redis(RedisSessionStore),
+    Redis(Box<RedisSessionStore>),
 }
 
 impl SessionStore {

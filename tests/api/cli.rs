@@ -209,3 +209,20 @@ async fn cli_validates_and_never_half_creates(backend: Backend) {
     assert_eq!(v["token_endpoint_auth_method"], "none");
     assert_eq!(v["grant_types"], serde_json::json!(["authorization_code"]));
 }
+
+async fn migrate_is_idempotent(backend: Backend) {
+    let d = Deployment::new(backend);
+    let first = d.cli(&["migrate"]).await;
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stdout).contains("applied"));
+    let second = d.cli(&["migrate"]).await;
+    assert!(second.status.success());
+    assert!(String::from_utf8_lossy(&second.stdout).contains("up to date"));
+    // A server starts on the migrated database and serves.
+    let app = d.start().await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}

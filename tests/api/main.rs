@@ -1,6 +1,7 @@
 //! The one integration-test binary. Every test starts the real server on port 0, against the
 //! embedded default (SQLite) and against PostgreSQL + Redis, with storage of its own.
 
+#![allow(clippy::type_complexity, clippy::field_reassign_with_default)]
 mod helpers;
 
 /// Generates, for each `async fn name(backend: Backend)` of the calling module, a test per

@@ -17,9 +17,9 @@ async fn store_for(d: &Deployment) -> SessionStore {
             let store = tessera::storage::Store::connect(&target, 8, 1).unwrap();
             SessionStore::Sql(SqlSessionStore::new(Arc::new(store)))
         }
-        Backend::PgRedis => {
-            SessionStore::Redis(RedisSessionStore::new(&redis_url(), &d.redis_prefix).unwrap())
-        }
+        Backend::PgRedis => SessionStore::Redis(Box::new(
+            RedisSessionStore::new(&redis_url(), &d.redis_prefix).unwrap(),
+        )),
     }
 }
 

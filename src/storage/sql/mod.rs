@@ -24,7 +24,7 @@ const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
 /// Held while migrating PostgreSQL, so that nodes starting together migrate one at a time.
-const MIGRATION_LOCK: i64 = 0x7465_7373_6572_61; // "tessera"
+const MIGRATION_LOCK: i64 = 0x0074_6573_7365_7261; // "tessera"
 
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {
