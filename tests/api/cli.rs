@@ -8,7 +8,8 @@ use crate::helpers::{Backend, Deployment};
 
 tiers!(
     running_server_follows_client_changes_made_by_the_cli,
-    cli_validates_and_never_half_creates
+    cli_validates_and_never_half_creates,
+    migrate_is_idempotent,
 );
 
 /// How long a running server may take to see a client change (documented bound: the reload
