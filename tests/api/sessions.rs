@@ -9,23 +9,35 @@ use crate::helpers::{Backend, Deployment, redis_url};
 
 tiers!(session_store_conformance);
 
-async fn store_for(d: &Deployment) -> SessionStore {
+/// The stores of a tier: SQL on SQLite; on the PostgreSQL tier both Redis and SQL on PostgreSQL
+/// (the Redis-less production setup).
+fn stores_for(d: &Deployment) -> Vec<SessionStore> {
+    let target = d.settings().database_target().unwrap();
+    tessera::storage::sql::migrate(&target).unwrap();
+    let sql = SessionStore::Sql(SqlSessionStore::new(Arc::new(
+        tessera::storage::Store::connect(&target, 8, 1).unwrap(),
+    )));
     match d.backend {
-        Backend::Sqlite => {
-            let target = d.settings().database_target().unwrap();
-            tessera::storage::sql::migrate(&target).unwrap();
-            let store = tessera::storage::Store::connect(&target, 8, 1).unwrap();
-            SessionStore::Sql(SqlSessionStore::new(Arc::new(store)))
-        }
-        Backend::PgRedis => SessionStore::Redis(Box::new(
-            RedisSessionStore::new(&redis_url(), &d.redis_prefix).unwrap(),
-        )),
+        Backend::Sqlite => vec![sql],
+        Backend::PgRedis => vec![
+            SessionStore::Redis(Box::new(
+                RedisSessionStore::new(&redis_url(), &d.redis_prefix).unwrap(),
+            )),
+            sql,
+        ],
     }
 }
 
 async fn session_store_conformance(backend: Backend) {
     let d = Deployment::new(backend);
-    let s = Arc::new(store_for(&d).await);
+    for store in stores_for(&d) {
+        eprintln!("session store: {}", store.backend_name());
+        conformance(Arc::new(store)).await;
+    }
+}
+
+async fn conformance(s: Arc<SessionStore>) {
+    s.ping().await.unwrap();
     let ttl = Duration::from_secs(60);
     s.ping().await.unwrap();
 
