@@ -66,7 +66,7 @@ pub struct DatabaseSettings {
     pub reload_interval_ms: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KeySettings {
     /// Base64 of 32 random bytes. Prefer the environment variable to the file.
@@ -121,6 +121,21 @@ impl Default for DatabaseSettings {
             pool_size: 8,
             reload_interval_ms: 1000,
         }
+    }
+}
+
+impl std::fmt::Debug for KeySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = if self.key_encryption_key.is_empty() {
+            ""
+        } else {
+            "<redacted>"
+        };
+        f.debug_struct("KeySettings")
+            .field("key_encryption_key", &redacted)
+            .field("key_encryption_key_file", &self.key_encryption_key_file)
+            .field("access_token_alg", &self.access_token_alg)
+            .finish()
     }
 }
 
@@ -302,6 +317,10 @@ impl Settings {
                 "keys.key_encryption_key",
                 "give either the key or a key file, not both",
             ));
+        }
+        if !self.keys.key_encryption_key.is_empty() {
+            crate::crypto::kek::Kek::from_base64(&self.keys.key_encryption_key)
+                .map_err(|reason| ConfigError::new("keys.key_encryption_key", reason))?;
         }
         Alg::parse(&self.keys.access_token_alg).ok_or_else(|| {
             ConfigError::new(
@@ -493,6 +512,13 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_key_encryption_key() {
+        let mut s = Settings::default();
+        s.keys.key_encryption_key = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==".into();
+        assert!(!format!("{s:?}").contains("c2VjcmV0"));
     }
 
     #[test]
