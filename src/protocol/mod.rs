@@ -12,5 +12,6 @@ pub mod params;
 pub mod redirect_uri;
 pub mod scope;
 pub mod token_request;
+pub mod user;
 
 pub use error::OAuthError;
