@@ -1,0 +1,233 @@
+//! End-user passwords: argon2id (RFC 9106) at m = 19456 KiB, t = 2, p = 1, the OWASP minimum,
+//! stored as PHC strings (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`) with a 16-byte salt
+//! from the CSPRNG.
+//!
+//! One hash costs about 19 MiB of memory and tens of milliseconds of CPU, so the server never
+//! runs it on an async worker: [`PasswordHasher`] moves it onto the blocking pool behind a bound
+//! on concurrent hashes, so a flood of logins cannot starve the token endpoint or exhaust memory.
+//! Unknown users (and users without a password) are checked against a dummy hash, so that they
+//! cost the same time as a wrong password.
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
+
+/// Memory cost in KiB.
+pub const M_COST_KIB: u32 = 19_456;
+/// Number of passes.
+pub const T_COST: u32 = 2;
+/// Degree of parallelism.
+pub const P_COST: u32 = 1;
+/// Salt length in bytes.
+pub const SALT_LEN: usize = 16;
+
+/// What every hash made here starts with.
+pub const PHC_PREFIX: &str = "$argon2id$v=19$m=19456,t=2,p=1$";
+
+fn hasher() -> anyhow::Result<Argon2<'static>> {
+    let params = Params::new(M_COST_KIB, T_COST, P_COST, None)
+        .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+fn hash_with_salt(password: &str, salt: &[u8]) -> anyhow::Result<String> {
+    let salt = SaltString::encode_b64(salt).map_err(|e| anyhow::anyhow!("argon2 salt: {e}"))?;
+    let hash = hasher()?
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
+    Ok(hash.to_string())
+}
+
+/// Hashes a password with a fresh random salt; returns the PHC string. Blocking and slow: call
+/// it from a blocking context (the CLI) or through [`PasswordHasher::hash`].
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    hash_with_salt(password, &super::random::bytes::<SALT_LEN>()?)
+}
+
+/// Checks a password against a stored PHC string, with the parameters the string names.
+/// `false` on a wrong password and on a malformed or unsupported hash. Blocking and slow.
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return false;
+    };
+    if parsed.algorithm != Algorithm::Argon2id.ident() {
+        return false;
+    }
+    let Ok(argon) = hasher() else { return false };
+    argon.verify_password(password.as_bytes(), &parsed).is_ok()
+}
+
+/// A hash of a password no one knows, made once with the current parameters, for checking
+/// unknown users at the same cost as known ones.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        hash_with_salt("tessera dummy password, never matches", &[0x5a; SALT_LEN])
+            .unwrap_or_default()
+    })
+}
+
+/// Password hashing for the server: argon2 runs on the blocking pool, at most `max_concurrent`
+/// at a time; further requests wait for a permit.
+#[derive(Debug)]
+pub struct PasswordHasher {
+    permits: Semaphore,
+}
+
+impl PasswordHasher {
+    /// `max_concurrent` (at least 1) bounds the hashes running at once, and so the memory they
+    /// take (about 19 MiB each). The number of CPU cores is a good value.
+    pub fn new(max_concurrent: usize) -> Self {
+        PasswordHasher {
+            permits: Semaphore::new(max_concurrent.max(1)),
+        }
+    }
+
+    /// Checks `password` against a user's stored hash. With `None` (unknown user, or no password
+    /// set) it checks against a dummy hash and returns `false`, so that costs the same time.
+    pub async fn verify(&self, password: String, hash: Option<String>) -> bool {
+        let Ok(_permit) = self.permits.acquire().await else {
+            return false;
+        };
+        tokio::task::spawn_blocking(move || match hash {
+            Some(h) => verify_password(&password, &h),
+            None => {
+                let _ = verify_password(&password, dummy_hash());
+                false
+            }
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    /// Hashes a new password (see [`hash_password`]) off the async workers.
+    pub async fn hash(&self, password: String) -> anyhow::Result<String> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| anyhow::anyhow!("password hasher closed: {e}"))?;
+        tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|e| anyhow::anyhow!("password hashing task failed: {e}"))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_format() {
+        let h = hash_password("correct horse battery staple").unwrap();
+        assert!(h.starts_with(PHC_PREFIX), "{h}");
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(!h.contains("correct horse"));
+        assert!(verify_password("correct horse battery staple", &h));
+        assert!(!verify_password("correct horse battery stapler", &h));
+        assert!(!verify_password("", &h));
+        // A fresh salt every time.
+        let again = hash_password("correct horse battery staple").unwrap();
+        assert_ne!(h, again);
+        assert!(verify_password("correct horse battery staple", &again));
+        // salt: 16 bytes = 22 base64 characters; output: 32 bytes = 43.
+        let parts: Vec<&str> = h.split('$').collect();
+        assert_eq!(parts.len(), 6);
+        assert_eq!(parts[4].len(), 22);
+        assert_eq!(parts[5].len(), 43);
+    }
+
+    #[test]
+    fn malformed_or_foreign_hashes_never_verify() {
+        let h = hash_password("password1").unwrap();
+        let mut tampered = h.clone();
+        let last = tampered.pop().unwrap();
+        tampered.push(if last == 'A' { 'B' } else { 'A' });
+        let argon2i = h.replacen("$argon2id$", "$argon2i$", 1);
+        for bad in [
+            "",
+            "garbage",
+            "$argon2id$",
+            "$argon2id$v=19$m=19456,t=2,p=1$",
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$",
+            "hs256$abc",
+            "password1",
+            tampered.as_str(),
+            argon2i.as_str(),
+            "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
+        ] {
+            assert!(!verify_password("password1", bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn dummy_hash_has_the_current_parameters() {
+        assert!(dummy_hash().starts_with(PHC_PREFIX), "{}", dummy_hash());
+        assert!(PasswordHash::new(dummy_hash()).is_ok());
+    }
+
+    #[tokio::test]
+    async fn server_hasher() {
+        let hasher = PasswordHasher::new(2);
+        let h = hasher.hash("s3cret-password".into()).await.unwrap();
+        assert!(h.starts_with(PHC_PREFIX));
+        assert!(
+            hasher
+                .verify("s3cret-password".into(), Some(h.clone()))
+                .await
+        );
+        assert!(!hasher.verify("wrong-password".into(), Some(h)).await);
+        assert!(
+            !hasher
+                .verify("s3cret-password".into(), Some("not a hash".into()))
+                .await
+        );
+        // Unknown user: always false, even for the dummy's own password.
+        assert!(!hasher.verify("s3cret-password".into(), None).await);
+        assert!(
+            !hasher
+                .verify("tessera dummy password, never matches".into(), None)
+                .await
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_users_cost_about_as_much_as_known_ones() {
+        let hasher = PasswordHasher::new(1);
+        let h = hash_password("s3cret-password").unwrap();
+        // Warm up the dummy hash (made once, lazily); take the fastest of a few runs, so that
+        // other work on the machine does not decide the outcome.
+        hasher.verify("x".into(), None).await;
+        let mut known = std::time::Duration::MAX;
+        let mut unknown = std::time::Duration::MAX;
+        for _ in 0..3 {
+            let t = std::time::Instant::now();
+            hasher
+                .verify("wrong-password".into(), Some(h.clone()))
+                .await;
+            known = known.min(t.elapsed());
+            let t = std::time::Instant::now();
+            hasher.verify("wrong-password".into(), None).await;
+            unknown = unknown.min(t.elapsed());
+        }
+        assert!(
+            unknown * 3 > known && known * 3 > unknown,
+            "known {known:?}, unknown {unknown:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrency_is_bounded() {
+        use std::sync::Arc;
+        let hasher = Arc::new(PasswordHasher::new(1));
+        let permit = hasher.permits.acquire().await.unwrap();
+        let h2 = hasher.clone();
+        let waiting = tokio::spawn(async move { h2.hash("password1".into()).await });
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(!waiting.is_finished(), "waits for a permit");
+        drop(permit);
+        assert!(waiting.await.unwrap().unwrap().starts_with(PHC_PREFIX));
+    }
+}
