@@ -6,6 +6,7 @@ mod keys;
 pub mod schema;
 mod secrets;
 mod sessions;
+mod users;
 
 use std::time::Duration;
 

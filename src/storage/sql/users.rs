@@ -1,0 +1,230 @@
+//! End-users in SQL. Usernames arrive normalized (lower-cased) and the `users.username` unique
+//! constraint is the one guard against duplicates. Users are not cached in memory (unlike
+//! clients), so writes do not bump a change counter.
+
+use diesel::prelude::*;
+
+use super::schema::users;
+use super::{Store, map_err};
+use crate::protocol::user::User;
+use crate::storage::{StorageError, StorageResult};
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = users, treat_none_as_default_value = false)]
+struct UserRow {
+    id: String,
+    username: String,
+    email: String,
+    email_verified: bool,
+    name: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    password_hash: Option<String>,
+    disabled: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<&User> for UserRow {
+    fn from(u: &User) -> Self {
+        UserRow {
+            id: u.id.clone(),
+            username: u.username.clone(),
+            email: u.email.clone(),
+            email_verified: u.email_verified,
+            name: u.name.clone(),
+            given_name: u.given_name.clone(),
+            family_name: u.family_name.clone(),
+            password_hash: u.password_hash.clone(),
+            disabled: u.disabled,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        User {
+            id: r.id,
+            username: r.username,
+            email: r.email,
+            email_verified: r.email_verified,
+            name: r.name,
+            given_name: r.given_name,
+            family_name: r.family_name,
+            password_hash: r.password_hash,
+            disabled: r.disabled,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+impl Store {
+    /// Inserts a new user; `Conflict` when the username (or id) is taken.
+    pub fn insert_user(&self, user: &User) -> StorageResult<()> {
+        let row = UserRow::from(user);
+        self.with_conn(|conn| {
+            conn.transaction(|c| {
+                diesel::insert_into(users::table).values(&row).execute(c)?;
+                Ok(())
+            })
+            .map_err(|e| match map_err(e) {
+                StorageError::Conflict(_) => {
+                    StorageError::Conflict(format!("username `{}` is taken", user.username))
+                }
+                other => other,
+            })
+        })
+    }
+
+    /// The user with this id (`sub`).
+    pub fn get_user(&self, id: &str) -> StorageResult<Option<User>> {
+        self.with_conn(|c| {
+            users::table
+                .filter(users::id.eq(id))
+                .select(UserRow::as_select())
+                .first(c)
+                .optional()
+                .map(|r| r.map(User::from))
+                .map_err(map_err)
+        })
+    }
+
+    /// The user with this username, which must already be normalized (lower-cased).
+    pub fn get_user_by_username(&self, username: &str) -> StorageResult<Option<User>> {
+        self.with_conn(|c| {
+            users::table
+                .filter(users::username.eq(username))
+                .select(UserRow::as_select())
+                .first(c)
+                .optional()
+                .map(|r| r.map(User::from))
+                .map_err(map_err)
+        })
+    }
+
+    /// Every user, ordered by username.
+    pub fn list_users(&self) -> StorageResult<Vec<User>> {
+        self.with_conn(|c| {
+            users::table
+                .order(users::username.asc())
+                .select(UserRow::as_select())
+                .load(c)
+                .map(|rows| rows.into_iter().map(User::from).collect())
+                .map_err(map_err)
+        })
+    }
+
+    /// Disables or enables a user; `NotFound` when it does not exist.
+    pub fn set_user_disabled(&self, id: &str, disabled: bool, now: i64) -> StorageResult<()> {
+        self.write_one(|c| {
+            diesel::update(users::table.filter(users::id.eq(id)))
+                .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
+                .execute(c)
+        })
+    }
+
+    /// Replaces a user's password hash; `NotFound` when it does not exist.
+    pub fn set_user_password(&self, id: &str, hash: &str, now: i64) -> StorageResult<()> {
+        self.write_one(|c| {
+            diesel::update(users::table.filter(users::id.eq(id)))
+                .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
+                .execute(c)
+        })
+    }
+
+    /// Deletes a user (and, by cascade, their remembered consents); `NotFound` when it does not
+    /// exist.
+    pub fn delete_user(&self, id: &str) -> StorageResult<()> {
+        self.write_one(|c| diesel::delete(users::table.filter(users::id.eq(id))).execute(c))
+    }
+
+    /// Runs one write in a transaction; no row touched is `NotFound`.
+    fn write_one(
+        &self,
+        write: impl FnOnce(&mut super::DbConn) -> QueryResult<usize>,
+    ) -> StorageResult<()> {
+        self.with_conn(|conn| {
+            conn.transaction(|c| {
+                if write(c)? == 0 {
+                    return Err(diesel::result::Error::NotFound);
+                }
+                Ok(())
+            })
+            .map_err(map_err)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DatabaseTarget;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let target = DatabaseTarget::Sqlite(dir.path().join("t.db"));
+        super::super::migrate(&target).unwrap();
+        let store = Store::connect(&target, 2, 0).unwrap();
+        (dir, store)
+    }
+
+    fn user(id: &str, username: &str) -> User {
+        User {
+            id: id.into(),
+            username: username.into(),
+            email: format!("{username}@example.com"),
+            email_verified: false,
+            name: Some("Name".into()),
+            given_name: None,
+            family_name: None,
+            password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$x$y".into()),
+            disabled: false,
+            created_at: 10,
+            updated_at: 10,
+        }
+    }
+
+    #[test]
+    fn crud_on_sqlite() {
+        let (_dir, s) = store();
+        let bob = user("id-b", "bob");
+        s.insert_user(&bob).unwrap();
+        s.insert_user(&user("id-a", "alice")).unwrap();
+        match s.insert_user(&user("id-c", "bob")) {
+            Err(StorageError::Conflict(m)) => assert_eq!(m, "username `bob` is taken"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.get_user("id-b").unwrap(), Some(bob.clone()));
+        assert_eq!(s.get_user_by_username("bob").unwrap(), Some(bob));
+        assert_eq!(s.get_user("nobody").unwrap(), None);
+        let names: Vec<String> = s
+            .list_users()
+            .unwrap()
+            .into_iter()
+            .map(|u| u.username)
+            .collect();
+        assert_eq!(names, ["alice", "bob"]);
+
+        s.set_user_disabled("id-b", true, 20).unwrap();
+        let b = s.get_user("id-b").unwrap().unwrap();
+        assert!(b.disabled && b.updated_at == 20);
+        s.set_user_password("id-b", "new-hash", 30).unwrap();
+        let b = s.get_user("id-b").unwrap().unwrap();
+        assert_eq!(b.password_hash.as_deref(), Some("new-hash"));
+        assert_eq!((b.created_at, b.updated_at), (10, 30));
+
+        for r in [
+            s.set_user_disabled("nobody", true, 1),
+            s.set_user_password("nobody", "h", 1),
+            s.delete_user("nobody"),
+        ] {
+            assert!(matches!(r, Err(StorageError::NotFound)), "{r:?}");
+        }
+        s.delete_user("id-b").unwrap();
+        assert_eq!(s.get_user("id-b").unwrap(), None);
+        assert_eq!(s.list_users().unwrap().len(), 1);
+    }
+}
