@@ -6,6 +6,7 @@ pub mod clients;
 pub mod directory;
 pub mod keys;
 pub mod token;
+pub mod users;
 
 use std::sync::Arc;
 

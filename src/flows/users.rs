@@ -1,0 +1,318 @@
+//! End-user management, the one path for every operator surface (the CLI today, the admin API
+//! later). Each operation validates everything first and then writes once, so a refused or
+//! interrupted command leaves no half-created user.
+//!
+//! Operators name a user by username or by subject: the (normalized) username is tried first,
+//! then the id. Usernames can never be UUIDs, so the two never collide.
+
+use serde::Serialize;
+
+use crate::crypto::passwords::hash_password;
+use crate::protocol::user::{
+    User, normalize_username, validate_email, validate_name, validate_password,
+};
+use crate::storage::{StorageError, Store};
+
+/// A new user's profile as an operator gives it.
+#[derive(Debug, Default, Clone)]
+pub struct UserSpec {
+    pub username: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no user `{0}`")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Storage(StorageError),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<StorageError> for UserError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Conflict(m) => UserError::Conflict(m),
+            other => UserError::Storage(other),
+        }
+    }
+}
+
+/// A user as operators see it (never the password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserView {
+    pub sub: String,
+    pub username: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl UserView {
+    pub fn of(u: &User) -> Self {
+        UserView {
+            sub: u.id.clone(),
+            username: u.username.clone(),
+            email: u.email.clone(),
+            email_verified: u.email_verified,
+            name: u.name.clone(),
+            given_name: u.given_name.clone(),
+            family_name: u.family_name.clone(),
+            disabled: u.disabled,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+fn invalid(e: String) -> UserError {
+    UserError::Invalid(e)
+}
+
+/// Creates a user with a password. The subject is a new random UUID.
+pub fn create(
+    store: &Store,
+    spec: UserSpec,
+    password: &str,
+    now: i64,
+) -> Result<UserView, UserError> {
+    let username = normalize_username(&spec.username).map_err(invalid)?;
+    let email = spec.email.trim().to_string();
+    validate_email(&email).map_err(invalid)?;
+    validate_name("name", spec.name.as_deref()).map_err(invalid)?;
+    validate_name("given_name", spec.given_name.as_deref()).map_err(invalid)?;
+    validate_name("family_name", spec.family_name.as_deref()).map_err(invalid)?;
+    validate_password(password).map_err(invalid)?;
+    // Refuse a taken username before the slow hash; the unique constraint stays the real guard.
+    if store.get_user_by_username(&username)?.is_some() {
+        return Err(UserError::Conflict(format!(
+            "username `{username}` is taken"
+        )));
+    }
+    let user = User {
+        id: uuid::Uuid::new_v4().to_string(),
+        username,
+        email,
+        email_verified: spec.email_verified,
+        name: spec.name,
+        given_name: spec.given_name,
+        family_name: spec.family_name,
+        password_hash: Some(hash_password(password)?),
+        disabled: false,
+        created_at: now,
+        updated_at: now,
+    };
+    store.insert_user(&user)?;
+    Ok(UserView::of(&user))
+}
+
+/// Finds a user by username (normalized) or else by subject.
+pub fn find(store: &Store, username_or_id: &str) -> Result<User, UserError> {
+    if let Ok(username) = normalize_username(username_or_id)
+        && let Some(u) = store.get_user_by_username(&username)?
+    {
+        return Ok(u);
+    }
+    let id = match uuid::Uuid::try_parse(username_or_id.trim()) {
+        Ok(uuid) => uuid.hyphenated().to_string(),
+        Err(_) => username_or_id.to_string(),
+    };
+    store
+        .get_user(&id)?
+        .ok_or_else(|| UserError::NotFound(username_or_id.to_string()))
+}
+
+/// Every user, ordered by username.
+pub fn list(store: &Store) -> Result<Vec<UserView>, UserError> {
+    Ok(store.list_users()?.iter().map(UserView::of).collect())
+}
+
+pub fn show(store: &Store, username_or_id: &str) -> Result<UserView, UserError> {
+    Ok(UserView::of(&find(store, username_or_id)?))
+}
+
+fn not_found_as(who: &str) -> impl FnOnce(StorageError) -> UserError + '_ {
+    move |e| match e {
+        StorageError::NotFound => UserError::NotFound(who.to_string()),
+        other => other.into(),
+    }
+}
+
+fn set_disabled(
+    store: &Store,
+    username_or_id: &str,
+    disabled: bool,
+    now: i64,
+) -> Result<UserView, UserError> {
+    let mut user = find(store, username_or_id)?;
+    store
+        .set_user_disabled(&user.id, disabled, now)
+        .map_err(not_found_as(username_or_id))?;
+    user.disabled = disabled;
+    user.updated_at = now;
+    Ok(UserView::of(&user))
+}
+
+/// Disables a user: they can no longer log in. Idempotent.
+pub fn disable(store: &Store, username_or_id: &str, now: i64) -> Result<UserView, UserError> {
+    set_disabled(store, username_or_id, true, now)
+}
+
+/// Enables a disabled user again. Idempotent.
+pub fn enable(store: &Store, username_or_id: &str, now: i64) -> Result<UserView, UserError> {
+    set_disabled(store, username_or_id, false, now)
+}
+
+/// Deletes a user; returns what they were.
+pub fn delete(store: &Store, username_or_id: &str) -> Result<UserView, UserError> {
+    let user = find(store, username_or_id)?;
+    store
+        .delete_user(&user.id)
+        .map_err(not_found_as(username_or_id))?;
+    Ok(UserView::of(&user))
+}
+
+/// Replaces a user's password.
+pub fn set_password(
+    store: &Store,
+    username_or_id: &str,
+    password: &str,
+    now: i64,
+) -> Result<UserView, UserError> {
+    validate_password(password).map_err(invalid)?;
+    let mut user = find(store, username_or_id)?;
+    let hash = hash_password(password)?;
+    store
+        .set_user_password(&user.id, &hash, now)
+        .map_err(not_found_as(username_or_id))?;
+    user.updated_at = now;
+    Ok(UserView::of(&user))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DatabaseTarget;
+    use crate::crypto::passwords::{PHC_PREFIX, verify_password};
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let target = DatabaseTarget::Sqlite(dir.path().join("t.db"));
+        crate::storage::sql::migrate(&target).unwrap();
+        let store = Store::connect(&target, 2, 0).unwrap();
+        (dir, store)
+    }
+
+    fn spec(username: &str) -> UserSpec {
+        UserSpec {
+            username: username.into(),
+            email: "alice@example.com".into(),
+            ..UserSpec::default()
+        }
+    }
+
+    #[test]
+    fn create_find_and_change() {
+        let (_dir, s) = store();
+        let v = create(&s, spec("  Alice "), "password1", 100).unwrap();
+        assert_eq!(v.username, "alice");
+        let sub = uuid::Uuid::try_parse(&v.sub).unwrap();
+        assert_eq!(sub.get_version_num(), 4);
+        let stored = s.get_user(&v.sub).unwrap().unwrap();
+        let hash = stored.password_hash.unwrap();
+        assert!(hash.starts_with(PHC_PREFIX));
+        assert!(verify_password("password1", &hash));
+
+        // By username in any case, by sub in any case.
+        assert_eq!(show(&s, "ALICE").unwrap(), v);
+        assert_eq!(show(&s, &v.sub).unwrap(), v);
+        assert_eq!(show(&s, &v.sub.to_uppercase()).unwrap(), v);
+        assert!(matches!(show(&s, "bob"), Err(UserError::NotFound(_))));
+
+        match create(&s, spec("ALICE"), "password2", 101) {
+            Err(UserError::Conflict(m)) => assert_eq!(m, "username `alice` is taken"),
+            other => panic!("{other:?}"),
+        }
+
+        let d = disable(&s, "alice", 200).unwrap();
+        assert!(d.disabled && d.updated_at == 200);
+        assert!(show(&s, "alice").unwrap().disabled);
+        assert!(!enable(&s, "alice", 201).unwrap().disabled);
+
+        set_password(&s, "alice", "new password", 300).unwrap();
+        let hash = s.get_user(&v.sub).unwrap().unwrap().password_hash.unwrap();
+        assert!(verify_password("new password", &hash));
+        assert!(!verify_password("password1", &hash));
+        assert!(matches!(
+            set_password(&s, "alice", "short", 301),
+            Err(UserError::Invalid(_))
+        ));
+
+        assert_eq!(delete(&s, "alice").unwrap().sub, v.sub);
+        assert!(matches!(delete(&s, "alice"), Err(UserError::NotFound(_))));
+        assert!(list(&s).unwrap().is_empty());
+    }
+
+    #[test]
+    fn invalid_input_creates_nothing() {
+        let (_dir, s) = store();
+        let cases: Vec<(UserSpec, &str)> = vec![
+            (spec("has space"), "password1"),
+            (spec(""), "password1"),
+            (spec("6f1c2a52-9a0e-4b7e-8a43-1d2c3b4a5e6f"), "password1"),
+            (
+                UserSpec {
+                    email: "not-an-email".into(),
+                    ..spec("bob")
+                },
+                "password1",
+            ),
+            (
+                UserSpec {
+                    name: Some("bad\nname".into()),
+                    ..spec("bob")
+                },
+                "password1",
+            ),
+            (
+                UserSpec {
+                    family_name: Some(String::new()),
+                    ..spec("bob")
+                },
+                "password1",
+            ),
+            (spec("bob"), "short"),
+            (spec("bob"), "tab\tinside"),
+        ];
+        for (sp, pw) in cases {
+            let r = create(&s, sp.clone(), pw, 1);
+            assert!(matches!(r, Err(UserError::Invalid(_))), "{sp:?}: {r:?}");
+        }
+        assert!(list(&s).unwrap().is_empty());
+    }
+
+    #[test]
+    fn view_never_carries_the_hash() {
+        let (_dir, s) = store();
+        let v = create(&s, spec("carol"), "password1", 1).unwrap();
+        let json = serde_json::to_string(&v).unwrap();
+        assert!(
+            !json.contains("argon2") && !json.contains("password"),
+            "{json}"
+        );
+    }
+}
