@@ -11,6 +11,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::crypto::kek::Kek;
 use crate::flows::clients::{self, ClientChanges};
+use crate::flows::users::{self, UserSpec};
 use crate::flows::{bootstrap, keys};
 use crate::protocol::client_auth::AuthMethod;
 use crate::protocol::jose::Alg;
@@ -41,6 +42,9 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage end-users.
+    #[command(subcommand)]
+    User(Box<UserCommand>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +103,73 @@ pub struct ClientArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; prints JSON with the subject (`sub`, a new UUID).
+    Create(UserCreateArgs),
+    /// List users as JSON, ordered by username.
+    List,
+    /// Show one user as JSON.
+    Show {
+        /// Username or subject.
+        #[arg(value_name = "USER")]
+        user: String,
+    },
+    /// Disable a user: they can no longer log in.
+    Disable {
+        /// Username or subject.
+        #[arg(value_name = "USER")]
+        user: String,
+    },
+    /// Enable a disabled user.
+    Enable {
+        /// Username or subject.
+        #[arg(value_name = "USER")]
+        user: String,
+    },
+    /// Delete a user.
+    Delete {
+        /// Username or subject.
+        #[arg(value_name = "USER")]
+        user: String,
+    },
+    /// Replace a user's password, read from standard input.
+    SetPassword {
+        /// Username or subject.
+        #[arg(value_name = "USER")]
+        user: String,
+        /// Read the password from the first line of standard input (required).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct UserCreateArgs {
+    /// Login name: 1 to 64 of letters, digits and . _ - @ +; stored lower-cased.
+    #[arg(long)]
+    pub username: String,
+    /// E-mail address.
+    #[arg(long)]
+    pub email: String,
+    /// Mark the e-mail address as verified.
+    #[arg(long)]
+    pub email_verified: bool,
+    /// Full display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Given name.
+    #[arg(long)]
+    pub given_name: Option<String>,
+    /// Family name.
+    #[arg(long)]
+    pub family_name: Option<String>,
+    /// Read the password from the first line of standard input (required; a password is never
+    /// taken as an argument, where it would show in the process list and shell history).
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// List signing keys: state, algorithm, kid, dates.
     List,
@@ -153,6 +224,35 @@ fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Reads a password from the first line of standard input, without its line ending.
+fn read_password_stdin(flag: bool) -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal, Read};
+    if !flag {
+        anyhow::bail!(
+            "--password-stdin is required: pipe the password in (it is never taken as an argument)"
+        );
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("Password (one line; it is echoed, pipe it in to avoid that):");
+    }
+    let mut line = Vec::new();
+    // A bound well above the longest password allowed (1024 characters of up to 4 bytes).
+    stdin.lock().take(8192).read_until(b'\n', &mut line)?;
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    }
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    let password = String::from_utf8(line)
+        .map_err(|_| anyhow::anyhow!("the password on standard input is not UTF-8"))?;
+    if password.is_empty() {
+        anyhow::bail!("no password on standard input");
+    }
+    Ok(password)
+}
+
 /// Runs a command other than `serve`.
 pub fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
     let clock = SystemClock;
@@ -205,6 +305,43 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
                 ClientCommand::Delete { id } => {
                     clients::delete(store, &id)?;
                     print_json(&serde_json::json!({"deleted": id}))
+                }
+            }
+        }
+        Command::User(cmd) => {
+            // Read the password before touching the database.
+            let password = match &*cmd {
+                UserCommand::Create(a) => Some(read_password_stdin(a.password_stdin)?),
+                UserCommand::SetPassword { password_stdin, .. } => {
+                    Some(read_password_stdin(*password_stdin)?)
+                }
+                _ => None,
+            };
+            let password = password.as_deref().unwrap_or_default();
+            let o = bootstrap::open(settings, now, bootstrap::Role::Command)?;
+            let store = &o.store;
+            match *cmd {
+                UserCommand::Create(a) => {
+                    let spec = UserSpec {
+                        username: a.username,
+                        email: a.email,
+                        email_verified: a.email_verified,
+                        name: a.name,
+                        given_name: a.given_name,
+                        family_name: a.family_name,
+                    };
+                    print_json(&users::create(store, spec, password, now)?)
+                }
+                UserCommand::List => print_json(&users::list(store)?),
+                UserCommand::Show { user } => print_json(&users::show(store, &user)?),
+                UserCommand::Disable { user } => print_json(&users::disable(store, &user, now)?),
+                UserCommand::Enable { user } => print_json(&users::enable(store, &user, now)?),
+                UserCommand::Delete { user } => {
+                    let gone = users::delete(store, &user)?;
+                    print_json(&serde_json::json!({"deleted": gone.username}))
+                }
+                UserCommand::SetPassword { user, .. } => {
+                    print_json(&users::set_password(store, &user, password, now)?)
                 }
             }
         }

@@ -164,6 +164,29 @@ impl Deployment {
             .unwrap()
     }
 
+    /// Runs the `tessera` binary against this deployment with `stdin` piped to it.
+    pub async fn cli_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        use tokio::io::AsyncWriteExt;
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
+        cmd.args(args).current_dir(self.dir.path()).env_clear();
+        cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
+        for (k, v) in self.cli_env() {
+            cmd.env(k, v);
+        }
+        cmd.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut pipe = child.stdin.take().unwrap();
+        // The CLI may exit before reading (a refused command); a broken pipe is fine then.
+        let _ = pipe.write_all(stdin.as_bytes()).await;
+        drop(pipe);
+        tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+            .await
+            .expect("CLI timed out")
+            .unwrap()
+    }
+
     /// Runs the CLI and parses its JSON output; panics with stderr when it fails.
     pub async fn cli_json(&self, args: &[&str]) -> Value {
         let out = self.cli(args).await;

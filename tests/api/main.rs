@@ -36,3 +36,4 @@ mod keys;
 mod sessions;
 mod startup;
 mod token;
+mod users;
