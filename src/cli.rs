@@ -100,6 +100,13 @@ pub struct ClientArgs {
     /// A secret chosen by hand (at least 32 characters) instead of a generated one.
     #[arg(long)]
     pub secret: Option<String>,
+    /// First-party client: users are not asked for consent (`--skip-consent=false` to undo).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub skip_consent: Option<bool>,
+    /// Browser origin allowed to call the token and userinfo endpoints (repeatable; the
+    /// origins of https redirect URIs are allowed anyway).
+    #[arg(long = "web-origin", value_name = "ORIGIN")]
+    pub web_origins: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,6 +221,8 @@ impl ClientArgs {
             grant_types: some_list(self.grant_types),
             scope: self.scope,
             audiences: some_list(self.audiences),
+            skip_consent: self.skip_consent,
+            web_origins: some_list(self.web_origins),
             secret: self.secret,
         })
     }

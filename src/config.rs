@@ -55,6 +55,29 @@ pub struct Settings {
     pub keys: KeySettings,
     pub tokens: TokenSettings,
     pub http: HttpSettings,
+    pub sessions: SessionSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionSettings {
+    /// Lifetime of a signed-in browser session, in seconds.
+    pub lifetime: u64,
+    /// How long a person may take to sign in and consent, in seconds.
+    pub interaction_lifetime: u64,
+    /// Password checks running at once (each takes ~19 MiB and tens of milliseconds);
+    /// 0 means one per CPU core.
+    pub max_concurrent_password_checks: usize,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            lifetime: 8 * 3600,
+            interaction_lifetime: 1800,
+            max_concurrent_password_checks: 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -85,6 +108,10 @@ pub struct TokenSettings {
     /// `aud` of an access token whose client registered no audience and named no resource.
     /// Empty: the issuer.
     pub default_audience: String,
+    /// Lifetime of ID tokens, in seconds.
+    pub id_token_ttl: u64,
+    /// Lifetime of authorization codes, in seconds (at most 60).
+    pub code_ttl: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -94,6 +121,8 @@ pub struct HttpSettings {
     pub jwks_max_age: u64,
     /// Largest request body accepted by form endpoints, in bytes.
     pub max_form_bytes: usize,
+    /// Peers (IP addresses) whose `X-Forwarded-For` is believed for the client address.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for Settings {
@@ -111,6 +140,7 @@ impl Default for Settings {
             keys: KeySettings::default(),
             tokens: TokenSettings::default(),
             http: HttpSettings::default(),
+            sessions: SessionSettings::default(),
         }
     }
 }
@@ -154,6 +184,8 @@ impl Default for TokenSettings {
         Self {
             access_token_ttl: 600,
             default_audience: String::new(),
+            id_token_ttl: 600,
+            code_ttl: 60,
         }
     }
 }
@@ -163,6 +195,7 @@ impl Default for HttpSettings {
         Self {
             jwks_max_age: 900,
             max_form_bytes: 16 * 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -202,6 +235,14 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("TESSERA_DEFAULT_AUDIENCE", "tokens.default_audience"),
     ("TESSERA_JWKS_MAX_AGE", "http.jwks_max_age"),
     ("TESSERA_MAX_FORM_BYTES", "http.max_form_bytes"),
+    ("TESSERA_TRUSTED_PROXIES", "http.trusted_proxies"),
+    ("TESSERA_ID_TOKEN_TTL", "tokens.id_token_ttl"),
+    ("TESSERA_CODE_TTL", "tokens.code_ttl"),
+    ("TESSERA_SESSION_LIFETIME", "sessions.lifetime"),
+    (
+        "TESSERA_INTERACTION_LIFETIME",
+        "sessions.interaction_lifetime",
+    ),
 ];
 
 impl Settings {
@@ -271,6 +312,18 @@ impl Settings {
             "tokens.default_audience" => self.tokens.default_audience = value.into(),
             "http.jwks_max_age" => self.http.jwks_max_age = num(value)?,
             "http.max_form_bytes" => self.http.max_form_bytes = num(value)?,
+            "http.trusted_proxies" => {
+                self.http.trusted_proxies = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }
+            "tokens.id_token_ttl" => self.tokens.id_token_ttl = num(value)?,
+            "tokens.code_ttl" => self.tokens.code_ttl = num(value)?,
+            "sessions.lifetime" => self.sessions.lifetime = num(value)?,
+            "sessions.interaction_lifetime" => self.sessions.interaction_lifetime = num(value)?,
             other => return Err(format!("unknown setting {other}")),
         }
         Ok(())
@@ -343,6 +396,38 @@ impl Settings {
                 "contains control characters",
             ));
         }
+        if !(10..=86_400).contains(&self.tokens.id_token_ttl) {
+            return Err(ConfigError::new(
+                "tokens.id_token_ttl",
+                "must be between 10 and 86400 seconds",
+            ));
+        }
+        if !(1..=60).contains(&self.tokens.code_ttl) {
+            return Err(ConfigError::new(
+                "tokens.code_ttl",
+                "must be between 1 and 60 seconds",
+            ));
+        }
+        if !(60..=30 * 86_400).contains(&self.sessions.lifetime) {
+            return Err(ConfigError::new(
+                "sessions.lifetime",
+                "must be between 60 seconds and 30 days",
+            ));
+        }
+        if !(60..=86_400).contains(&self.sessions.interaction_lifetime) {
+            return Err(ConfigError::new(
+                "sessions.interaction_lifetime",
+                "must be between 60 and 86400 seconds",
+            ));
+        }
+        for p in &self.http.trusted_proxies {
+            p.parse::<std::net::IpAddr>().map_err(|_| {
+                ConfigError::new(
+                    "http.trusted_proxies",
+                    format!("`{p}` is not an IP address"),
+                )
+            })?;
+        }
         if self.http.jwks_max_age > 86_400 {
             return Err(ConfigError::new(
                 "http.jwks_max_age",
@@ -390,6 +475,18 @@ impl Settings {
     /// The algorithm that signs access tokens (validated).
     pub fn access_token_alg(&self) -> Alg {
         Alg::parse(&self.keys.access_token_alg).unwrap_or(Alg::RS256)
+    }
+
+    /// Does the issuer use https (so cookies get `Secure` and the `__Host-` prefix)?
+    pub fn secure_cookies(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+
+    /// The issuer's origin, for checking `Origin` on form posts.
+    pub fn issuer_origin(&self) -> String {
+        Url::parse(&self.issuer)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default()
     }
 
     /// The issuer without any trailing slash, for building endpoint URLs.

@@ -80,6 +80,13 @@ impl Application {
         let (opened, directory) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let opened = bootstrap::open(&s, now, bootstrap::Role::Server)?;
             keys::ensure_active(&opened.store, &opened.kek, s.access_token_alg(), now)?;
+            // ID tokens are RS256 (OIDC Core §15.1 requires it).
+            keys::ensure_active(
+                &opened.store,
+                &opened.kek,
+                crate::flows::token::ID_TOKEN_ALG,
+                now,
+            )?;
             let directory = Directory::load(&opened.store, &opened.kek)?;
             Ok((opened, directory))
         })
@@ -92,6 +99,12 @@ impl Application {
                 &settings.redis_key_prefix,
             )?))
         };
+        let password_checks = match settings.sessions.max_concurrent_password_checks {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            n => n,
+        };
         let metadata = ServerMetadata::new(settings.issuer());
         let doc = serde_json::to_vec(&metadata)?;
         Ok(Core {
@@ -100,6 +113,7 @@ impl Application {
             sessions,
             directory,
             hasher: opened.hasher,
+            passwords: crate::crypto::passwords::PasswordHasher::new(password_checks),
             kek: opened.kek,
             clock,
             openid_configuration: doc.clone(),
@@ -136,14 +150,17 @@ fn spawn_background(core: Arc<Core>) {
             }
         }
     });
-    if let SessionStore::Sql(_) = core.sessions {
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(SESSION_PURGE_INTERVAL).await;
-                if let Err(e) = core.store.run(|s| s.purge_expired_sessions()).await {
-                    tracing::warn!(error = %e, "purging expired sessions failed");
-                }
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(SESSION_PURGE_INTERVAL).await;
+            if let SessionStore::Sql(_) = core.sessions
+                && let Err(e) = core.store.run(|s| s.purge_expired_sessions()).await
+            {
+                tracing::warn!(error = %e, "purging expired sessions failed");
             }
-        });
-    }
+            if let Err(e) = core.store.run(|s| s.purge_expired_grants()).await {
+                tracing::warn!(error = %e, "purging expired code redemptions and revocations failed");
+            }
+        }
+    });
 }

@@ -9,10 +9,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use josekit::jwk::alg::ed::EdCurve;
 use josekit::jwk::{Jwk, KeyPair};
-use josekit::jws::{ES256, EdDSA, JwsSigner, RS256};
+use josekit::jws::{ES256, EdDSA, JwsSigner, JwsVerifier, RS256};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 
 use crate::protocol::jose::Alg;
 
@@ -105,6 +105,7 @@ pub struct Signer {
     pub alg: Alg,
     signer: Box<dyn JwsSigner>,
     at_jwt_header: String,
+    id_token_header: String,
 }
 
 impl std::fmt::Debug for Signer {
@@ -123,13 +124,23 @@ impl Signer {
             Alg::ES256 => Box::new(ES256.signer_from_der(der)?),
             Alg::EdDSA => Box::new(EdDSA.signer_from_der(der)?),
         };
-        let header = serde_json::json!({"alg": alg.as_str(), "kid": kid, "typ": "at+jwt"});
+        let header = |typ: &str| {
+            URL_SAFE_NO_PAD.encode(
+                serde_json::json!({"alg": alg.as_str(), "kid": kid, "typ": typ}).to_string(),
+            )
+        };
         Ok(Signer {
             kid: kid.to_string(),
             alg,
             signer,
-            at_jwt_header: URL_SAFE_NO_PAD.encode(header.to_string()),
+            at_jwt_header: header("at+jwt"),
+            id_token_header: header("JWT"),
         })
+    }
+
+    /// Signs `claims` as an ID token (`typ: JWT`).
+    pub fn sign_id_token(&self, claims: &impl Serialize) -> anyhow::Result<String> {
+        self.sign_with_header(&self.id_token_header, claims)
     }
 
     /// Signs `claims` as an RFC 9068 access token (`typ: at+jwt`).
@@ -152,6 +163,109 @@ impl Signer {
         URL_SAFE_NO_PAD.encode_string(&signature, &mut out);
         Ok(out)
     }
+}
+
+/// `at_hash` (OIDC Core §3.1.3.6): the left half of the hash of the access token, with the hash
+/// of the ID token's algorithm (SHA-512 for Ed25519), base64url.
+pub fn at_hash(alg: Alg, access_token: &str) -> String {
+    match alg {
+        Alg::RS256 | Alg::ES256 => {
+            let d = Sha256::digest(access_token.as_bytes());
+            URL_SAFE_NO_PAD.encode(&d[..d.len() / 2])
+        }
+        Alg::EdDSA => {
+            let d = Sha512::digest(access_token.as_bytes());
+            URL_SAFE_NO_PAD.encode(&d[..d.len() / 2])
+        }
+    }
+}
+
+/// A public key that verifies JWS signatures of its one algorithm.
+pub struct Verifier {
+    pub alg: Alg,
+    verifier: Box<dyn JwsVerifier>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier").field("alg", &self.alg).finish()
+    }
+}
+
+/// Why a JWS was not accepted (deliberately coarse: callers answer `invalid_token`).
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("malformed token")]
+    Malformed,
+    #[error("wrong token type")]
+    WrongType,
+    #[error("unknown key")]
+    UnknownKey,
+    #[error("bad signature")]
+    BadSignature,
+}
+
+impl Verifier {
+    pub fn from_public_jwk(alg: Alg, jwk: &Value) -> anyhow::Result<Verifier> {
+        let jwk = Jwk::from_bytes(jwk.to_string())?;
+        let verifier: Box<dyn JwsVerifier> = match alg {
+            Alg::RS256 => Box::new(RS256.verifier_from_jwk(&jwk)?),
+            Alg::ES256 => Box::new(ES256.verifier_from_jwk(&jwk)?),
+            Alg::EdDSA => Box::new(EdDSA.verifier_from_jwk(&jwk)?),
+        };
+        Ok(Verifier { alg, verifier })
+    }
+}
+
+/// Verifies a compact JWS of type `typ` whose key is found by `kid` through `find`; the
+/// algorithm is the key's own, and the header must name the same one (no `none`, no confusion).
+/// Returns the payload as JSON.
+pub fn verify_compact<'a>(
+    token: &str,
+    typ: &str,
+    find: impl Fn(&str) -> Option<&'a Verifier>,
+) -> Result<Map<String, Value>, VerifyError> {
+    if token.len() > 16 * 1024 {
+        return Err(VerifyError::Malformed);
+    }
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(sig), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(VerifyError::Malformed);
+    };
+    let header: Map<String, Value> = URL_SAFE_NO_PAD
+        .decode(h)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or(VerifyError::Malformed)?;
+    if header.get("typ").and_then(Value::as_str) != Some(typ) {
+        return Err(VerifyError::WrongType);
+    }
+    for forbidden in ["jku", "x5u", "jwk", "crit"] {
+        if header.contains_key(forbidden) {
+            return Err(VerifyError::Malformed);
+        }
+    }
+    let kid = header
+        .get("kid")
+        .and_then(Value::as_str)
+        .ok_or(VerifyError::UnknownKey)?;
+    let key = find(kid).ok_or(VerifyError::UnknownKey)?;
+    if header.get("alg").and_then(Value::as_str) != Some(key.alg.as_str()) {
+        return Err(VerifyError::BadSignature);
+    }
+    let signature = URL_SAFE_NO_PAD
+        .decode(sig)
+        .map_err(|_| VerifyError::Malformed)?;
+    key.verifier
+        .verify(&token.as_bytes()[..h.len() + 1 + p.len()], &signature)
+        .map_err(|_| VerifyError::BadSignature)?;
+    URL_SAFE_NO_PAD
+        .decode(p)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or(VerifyError::Malformed)
 }
 
 /// Checks that a stored public JWK is well formed for `alg` and carries no private member.
@@ -184,6 +298,55 @@ mod tests {
             thumbprint(&jwk).unwrap(),
             "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
         );
+    }
+
+    #[test]
+    fn at_hash_example() {
+        // OIDC Core A.3 (RS256): access token "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y" →
+        // at_hash "77QmUPtjPfzWtF2AnpK9RQ".
+        assert_eq!(
+            at_hash(Alg::RS256, "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
+    }
+
+    #[test]
+    fn verify_compact_checks_type_key_and_alg() {
+        let k = generate(Alg::ES256).unwrap();
+        let s = Signer::from_der(Alg::ES256, &k.kid, &k.private_der).unwrap();
+        let v = Verifier::from_public_jwk(Alg::ES256, &k.public_jwk).unwrap();
+        let find = |kid: &str| (kid == k.kid).then_some(&v);
+        let at = s
+            .sign_access_token(&serde_json::json!({"sub": "x"}))
+            .unwrap();
+        assert_eq!(verify_compact(&at, "at+jwt", find).unwrap()["sub"], "x");
+        let id = s.sign_id_token(&serde_json::json!({"sub": "x"})).unwrap();
+        assert!(matches!(
+            verify_compact(&id, "at+jwt", find),
+            Err(VerifyError::WrongType)
+        ));
+        let mut tampered = at.clone();
+        tampered.pop();
+        tampered.push(if at.ends_with('A') { 'B' } else { 'A' });
+        assert!(verify_compact(&tampered, "at+jwt", find).is_err());
+        assert!(verify_compact("a.b", "at+jwt", find).is_err());
+        let other = generate(Alg::ES256).unwrap();
+        let s2 = Signer::from_der(Alg::ES256, &k.kid, &other.private_der).unwrap();
+        let forged = s2
+            .sign_access_token(&serde_json::json!({"sub": "x"}))
+            .unwrap();
+        assert!(matches!(
+            verify_compact(&forged, "at+jwt", find),
+            Err(VerifyError::BadSignature)
+        ));
+        let none = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(
+                serde_json::json!({"alg": "none", "kid": k.kid, "typ": "at+jwt"}).to_string()
+            ),
+            URL_SAFE_NO_PAD.encode("{}")
+        );
+        assert!(verify_compact(&none, "at+jwt", find).is_err());
     }
 
     #[test]

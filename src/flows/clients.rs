@@ -26,6 +26,8 @@ pub struct ClientChanges {
     pub grant_types: Option<Vec<String>>,
     pub scope: Option<String>,
     pub audiences: Option<Vec<String>>,
+    pub skip_consent: Option<bool>,
+    pub web_origins: Option<Vec<String>>,
     /// A secret chosen by hand (≥ 32 characters); otherwise one is generated.
     pub secret: Option<String>,
 }
@@ -64,6 +66,8 @@ pub struct ClientView {
     pub grant_types: Vec<&'static str>,
     pub scope: String,
     pub audiences: Vec<String>,
+    pub skip_consent: bool,
+    pub web_origins: Vec<String>,
     pub created_at: i64,
     pub updated_at: i64,
     /// Shown exactly once, when generated or set.
@@ -83,6 +87,8 @@ impl ClientView {
             grant_types: m.grant_types.iter().map(|g| g.as_str()).collect(),
             scope: m.scopes.to_string(),
             audiences: m.audiences.clone(),
+            skip_consent: m.skip_consent,
+            web_origins: m.web_origins.clone(),
             created_at: c.created_at,
             updated_at: c.updated_at,
             client_secret: secret,
@@ -161,6 +167,8 @@ pub fn create(
         scopes: Scopes::parse(c.scope.as_deref().unwrap_or(""))
             .map_err(|e| ClientError::Invalid(format!("scope: {e}")))?,
         audiences: dedup(c.audiences.clone().unwrap_or_default()),
+        skip_consent: c.skip_consent.unwrap_or(false),
+        web_origins: dedup(c.web_origins.clone().unwrap_or_default()),
     };
     validate_metadata(&metadata).map_err(ClientError::Invalid)?;
     let secret = secret_for(auth_method, c.secret.as_deref())?;
@@ -228,6 +236,12 @@ pub fn update(
     }
     if let Some(a) = c.audiences {
         m.audiences = dedup(a);
+    }
+    if let Some(v) = c.skip_consent {
+        m.skip_consent = v;
+    }
+    if let Some(v) = c.web_origins {
+        m.web_origins = dedup(v);
     }
     validate_metadata(m).map_err(ClientError::Invalid)?;
     let now_public = m.auth_method == AuthMethod::None;

@@ -20,6 +20,8 @@ use crate::storage::{Revisions, Store};
 #[derive(Debug)]
 pub struct Directory {
     clients: ArcSwap<HashMap<String, Arc<Client>>>,
+    /// Every client's browser origins (for CORS preflight).
+    origins: ArcSwap<std::collections::HashSet<String>>,
     keys: ArcSwap<KeyRing>,
     seen: Mutex<Option<Revisions>>,
 }
@@ -28,8 +30,10 @@ impl Directory {
     /// Loads everything once (start-up).
     pub fn load(store: &Store, kek: &Kek) -> anyhow::Result<Directory> {
         let revisions = store.revisions()?;
+        let clients = load_clients(store)?;
         let d = Directory {
-            clients: ArcSwap::from_pointee(load_clients(store)?),
+            origins: ArcSwap::from_pointee(origins_of(&clients)),
+            clients: ArcSwap::from_pointee(clients),
             keys: ArcSwap::from_pointee(KeyRing::build(&store.list_keys()?, kek)?),
             seen: Mutex::new(Some(revisions)),
         };
@@ -38,6 +42,11 @@ impl Directory {
 
     pub fn client(&self, id: &str) -> Option<Arc<Client>> {
         self.clients.load().get(id).cloned()
+    }
+
+    /// Is `origin` a browser origin of some registered client?
+    pub fn is_web_origin(&self, origin: &str) -> bool {
+        self.origins.load().contains(origin)
     }
 
     pub fn keys(&self) -> arc_swap::Guard<Arc<KeyRing>> {
@@ -59,6 +68,7 @@ impl Directory {
             let clients = store
                 .run(|s| load_clients(s).map_err(crate::storage::StorageError::Other))
                 .await?;
+            self.origins.store(Arc::new(origins_of(&clients)));
             self.clients.store(Arc::new(clients));
             tracing::debug!(revision = current.clients, "clients reloaded");
         }
@@ -79,4 +89,8 @@ fn load_clients(store: &Store) -> anyhow::Result<HashMap<String, Arc<Client>>> {
         .into_iter()
         .map(|c| (c.id.clone(), Arc::new(c)))
         .collect())
+}
+
+fn origins_of(clients: &HashMap<String, Arc<Client>>) -> std::collections::HashSet<String> {
+    clients.values().flat_map(|c| c.origins()).collect()
 }

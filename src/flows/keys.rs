@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::crypto::jws::{self, Signer};
+use crate::crypto::jws::{self, Signer, Verifier};
 use crate::crypto::kek::Kek;
 use crate::protocol::jose::Alg;
 use crate::storage::{KeyRecord, KeyState, StorageError, Store, key_aad};
@@ -19,6 +19,7 @@ use crate::storage::{KeyRecord, KeyState, StorageError, Store, key_aad};
 #[derive(Debug, Default)]
 pub struct KeyRing {
     signers: HashMap<Alg, Arc<Signer>>,
+    verifiers: HashMap<String, Verifier>,
     jwks: Vec<u8>,
 }
 
@@ -26,6 +27,11 @@ impl KeyRing {
     /// The active signer for `alg`, if the ring has one.
     pub fn signer(&self, alg: Alg) -> Option<&Arc<Signer>> {
         self.signers.get(&alg)
+    }
+
+    /// The verifier of a published key.
+    pub fn verifier(&self, kid: &str) -> Option<&Verifier> {
+        self.verifiers.get(kid)
     }
 
     /// The JWKS document (RFC 7517 §5), pre-rendered.
@@ -36,11 +42,16 @@ impl KeyRing {
     /// Builds a ring from stored keys, opening each active private key with the KEK.
     pub fn build(records: &[KeyRecord], kek: &Kek) -> anyhow::Result<KeyRing> {
         let mut signers = HashMap::new();
+        let mut verifiers = HashMap::new();
         let mut published: Vec<&Value> = Vec::new();
         for r in records {
             jws::check_public_jwk(r.alg, &r.public_jwk)
                 .map_err(|e| anyhow::anyhow!("stored key {} is invalid: {e}", r.kid))?;
             published.push(&r.public_jwk);
+            verifiers.insert(
+                r.kid.clone(),
+                Verifier::from_public_jwk(r.alg, &r.public_jwk)?,
+            );
             if r.state == KeyState::Active {
                 let der = kek.open(&key_aad(&r.kid), &r.sealed_private_key).map_err(|_| {
                     anyhow::anyhow!(
@@ -52,7 +63,11 @@ impl KeyRing {
             }
         }
         let jwks = serde_json::to_vec(&serde_json::json!({ "keys": published }))?;
-        Ok(KeyRing { signers, jwks })
+        Ok(KeyRing {
+            signers,
+            verifiers,
+            jwks,
+        })
     }
 }
 

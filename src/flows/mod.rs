@@ -1,11 +1,16 @@
 //! Use-cases, one per endpoint or operator action: load through storage, apply a protocol rule,
 //! persist, sign. No actix here.
 
+pub mod authorize;
 pub mod bootstrap;
+pub mod browser;
 pub mod clients;
+pub mod consent;
 pub mod directory;
 pub mod keys;
+pub mod login;
 pub mod token;
+pub mod userinfo;
 pub mod users;
 
 use std::sync::Arc;
@@ -26,9 +31,20 @@ pub struct Core {
     pub sessions: SessionStore,
     pub directory: Directory,
     pub hasher: SecretHasher,
+    pub passwords: crate::crypto::passwords::PasswordHasher,
     pub kek: Kek,
     pub clock: Arc<dyn Clock>,
     /// Pre-rendered discovery documents (they change only with configuration).
     pub openid_configuration: Vec<u8>,
     pub oauth_metadata: Vec<u8>,
+}
+
+/// A storage failure as the protocol sees it: unreachable → 503, anything else → 500.
+pub fn storage_error(e: crate::storage::StorageError) -> crate::protocol::OAuthError {
+    use crate::protocol::OAuthError;
+    use crate::storage::StorageError;
+    match e {
+        StorageError::Unavailable(e) => OAuthError::Unavailable(e),
+        other => OAuthError::Server(other.into()),
+    }
 }

@@ -8,13 +8,23 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::Core;
+use super::authorize::{CodeGrant, code_key, load_active_user};
+use super::browser::unavailable;
+use crate::crypto::jws;
 use crate::protocol::OAuthError;
-use crate::protocol::claims::AccessTokenClaims;
-use crate::protocol::client::Client;
+use crate::protocol::claims::{AccessTokenClaims, IdTokenClaims, user_claims};
+use crate::protocol::client::{Client, GrantType};
 use crate::protocol::client_auth::{self, AuthMethod, PresentedCredentials};
-use crate::protocol::grants::client_credentials;
+use crate::protocol::grants::{authorization_code, client_credentials};
+use crate::protocol::jose::Alg;
 use crate::protocol::params::Params;
+use crate::protocol::scope::Scopes;
 use crate::protocol::token_request::{REPEATABLE, TokenRequest};
+use crate::session::Kind;
+use crate::storage::sql::Redemption;
+
+/// The algorithm of ID tokens (clients choosing their own arrives with the key lifecycle).
+pub const ID_TOKEN_ALG: Alg = Alg::RS256;
 
 /// RFC 6749 §5.1 successful response.
 #[derive(Debug, Serialize)]
@@ -24,45 +34,224 @@ pub struct TokenResponse {
     pub expires_in: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// Handles one token request: `authorization` is the raw `Authorization` header, `body` the
-/// form body (already checked to be `application/x-www-form-urlencoded`).
-pub fn token(
+/// form body (already checked to be `application/x-www-form-urlencoded`). Returns the client
+/// too, so the caller can answer CORS for it.
+pub async fn token(
     core: &Core,
     authorization: Option<&[u8]>,
     body: &[u8],
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<(TokenResponse, Arc<Client>), OAuthError> {
     let params = Params::parse(body, REPEATABLE)?;
     let presented = client_auth::presented(authorization, &params)?;
     let client = authenticate(core, &presented)?;
-    match TokenRequest::parse(&params)? {
+    let response = match TokenRequest::parse(&params)? {
         TokenRequest::ClientCredentials { scope, resources } => {
-            let decision = client_credentials::decide(
-                &client,
-                scope.as_ref(),
-                &resources,
-                core.settings.default_audience(),
-            )?;
-            let ttl = core.settings.tokens.access_token_ttl;
-            let claims = AccessTokenClaims::for_client(
-                core.settings.issuer(),
-                &client.id,
-                &decision.scopes,
-                decision.audience,
-                core.clock.now(),
-                ttl as i64,
-                uuid::Uuid::new_v4().to_string(),
-            );
-            let access_token = sign_access_token(core, &claims)?;
-            Ok(TokenResponse {
-                access_token,
-                token_type: "Bearer",
-                expires_in: ttl,
-                scope: claims.scope,
-            })
+            client_credentials_grant(core, &client, scope, &resources)?
         }
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+            resources,
+        } => {
+            authorization_code_grant(
+                core,
+                &client,
+                &code,
+                &redirect_uri,
+                code_verifier.as_deref(),
+                &resources,
+            )
+            .await?
+        }
+    };
+    Ok((response, client))
+}
+
+fn client_credentials_grant(
+    core: &Core,
+    client: &Client,
+    scope: Option<Scopes>,
+    resources: &[String],
+) -> Result<TokenResponse, OAuthError> {
+    let decision = client_credentials::decide(
+        client,
+        scope.as_ref(),
+        resources,
+        core.settings.default_audience(),
+    )?;
+    let ttl = core.settings.tokens.access_token_ttl;
+    let claims = AccessTokenClaims::for_client(
+        core.settings.issuer(),
+        &client.id,
+        &decision.scopes,
+        decision.audience,
+        core.clock.now(),
+        ttl as i64,
+        uuid::Uuid::new_v4().to_string(),
+    );
+    let access_token = sign_access_token(core, &claims)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ttl,
+        scope: claims.scope,
+        id_token: None,
+    })
+}
+
+async fn authorization_code_grant(
+    core: &Core,
+    client: &Client,
+    code: &str,
+    redirect_uri: &str,
+    code_verifier: Option<&str>,
+    resources: &[String],
+) -> Result<TokenResponse, OAuthError> {
+    if !client.allows_grant(GrantType::AuthorizationCode) {
+        return Err(OAuthError::unauthorized_client(
+            "the client is not allowed the authorization code grant",
+        ));
     }
+    if code.len() > 128 {
+        return Err(OAuthError::invalid_grant("invalid authorization code"));
+    }
+    let key = code_key(code);
+    // A code seen before, even if the session store forgot it: refuse, and revoke what the
+    // first redemption got.
+    let k = key.clone();
+    if let Some(first) = core
+        .store
+        .run(move |s| s.find_redemption(&k))
+        .await
+        .map_err(super::storage_error)?
+    {
+        revoke_redemption(core, &first).await?;
+        return Err(OAuthError::invalid_grant(
+            "the authorization code was already used",
+        ));
+    }
+    let raw = core
+        .sessions
+        .take(Kind::Code, &key)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| OAuthError::invalid_grant("invalid or expired authorization code"))?;
+    let grant: CodeGrant = serde_json::from_slice(&raw)
+        .map_err(|_| OAuthError::invalid_grant("invalid authorization code"))?;
+    let now = core.clock.now();
+    authorization_code::check(
+        authorization_code::Binding {
+            client_id: &grant.client_id,
+            redirect_uri: &grant.redirect_uri,
+            code_challenge: grant.code_challenge.as_deref(),
+            issued_at: grant.issued_at,
+        },
+        authorization_code::Presented {
+            client_id: &client.id,
+            redirect_uri,
+            code_verifier,
+        },
+        core.settings.tokens.code_ttl as i64,
+        now,
+    )?;
+    let user = load_active_user(core, &grant.user_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("the user is no longer active"))?;
+    let scopes = Scopes::parse(&grant.scope).unwrap_or_default();
+    let audience =
+        client_credentials::audience(client, resources, core.settings.default_audience())?;
+    let ttl = core.settings.tokens.access_token_ttl as i64;
+    let jti = uuid::Uuid::new_v4().to_string();
+    let redemption = Redemption {
+        access_token_jti: jti.clone(),
+        expires_at: now + ttl + 60,
+    };
+    let (k, cid, uid, r) = (
+        key.clone(),
+        client.id.clone(),
+        user.id.clone(),
+        redemption.clone(),
+    );
+    let first = core
+        .store
+        .run(move |s| s.record_redemption(&k, &cid, &uid, &r, now))
+        .await
+        .map_err(super::storage_error)?;
+    if !first {
+        let k = key.clone();
+        if let Some(other) = core
+            .store
+            .run(move |s| s.find_redemption(&k))
+            .await
+            .map_err(super::storage_error)?
+        {
+            revoke_redemption(core, &other).await?;
+        }
+        return Err(OAuthError::invalid_grant(
+            "the authorization code was already used",
+        ));
+    }
+    let claims = AccessTokenClaims::for_user(
+        core.settings.issuer(),
+        &client.id,
+        &user.id,
+        &scopes,
+        audience,
+        now,
+        ttl,
+        jti,
+    );
+    let access_token = sign_access_token(core, &claims)?;
+    let id_token = if scopes.contains("openid") {
+        let id_claims = IdTokenClaims {
+            iss: core.settings.issuer().to_string(),
+            aud: client.id.clone(),
+            exp: now + core.settings.tokens.id_token_ttl as i64,
+            iat: now,
+            auth_time: grant.auth_time,
+            nonce: grant.nonce.clone(),
+            at_hash: jws::at_hash(ID_TOKEN_ALG, &access_token),
+            sid: grant.sid.clone(),
+            user: user_claims(&user, &scopes),
+        };
+        let keys = core.directory.keys();
+        let signer = keys.signer(ID_TOKEN_ALG).ok_or_else(|| {
+            OAuthError::Server(anyhow::anyhow!("no active {ID_TOKEN_ALG} signing key"))
+        })?;
+        Some(
+            signer
+                .sign_id_token(&id_claims)
+                .map_err(OAuthError::Server)?,
+        )
+    } else {
+        None
+    };
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ttl as u64,
+        scope: claims.scope,
+        id_token,
+    })
+}
+
+async fn revoke_redemption(core: &Core, first: &Redemption) -> Result<(), OAuthError> {
+    let (jti, exp, now) = (
+        first.access_token_jti.clone(),
+        first.expires_at,
+        core.clock.now(),
+    );
+    tracing::warn!(target: "tessera::security", event = "code_reuse", jti = %jti, "authorization code presented twice; revoking its tokens");
+    core.store
+        .run(move |s| s.revoke_token(&jti, exp, now))
+        .await
+        .map_err(super::storage_error)
 }
 
 /// Finds the client and checks the credentials with the method it registered. Every failure is

@@ -17,7 +17,10 @@ struct ErrorBody<'a> {
 impl ResponseError for OAuthError {
     fn status_code(&self) -> StatusCode {
         match self {
-            OAuthError::InvalidClient { .. } => StatusCode::UNAUTHORIZED,
+            OAuthError::InvalidClient { .. } | OAuthError::InvalidToken(_) => {
+                StatusCode::UNAUTHORIZED
+            }
+            OAuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             OAuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             OAuthError::Server(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
@@ -44,6 +47,23 @@ impl ResponseError for OAuthError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"tessera\", charset=\"UTF-8\""),
             ));
+        }
+        match self {
+            // RFC 6750 §3: no error code when no token was presented at all.
+            OAuthError::InvalidToken(None) => {
+                resp.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"tessera\""));
+            }
+            OAuthError::InvalidToken(Some(_)) | OAuthError::InsufficientScope(_) => {
+                let value = format!(
+                    "Bearer realm=\"tessera\", error=\"{}\", error_description=\"{}\"",
+                    self.code(),
+                    description.replace(['"', '\\'], "")
+                );
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    resp.insert_header((header::WWW_AUTHENTICATE, v));
+                }
+            }
+            _ => {}
         }
         if let OAuthError::Unavailable(_) = self {
             resp.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));

@@ -1,17 +1,20 @@
 //! actix only: routes, extraction, and turning flow results into responses.
 
+pub mod cors;
 pub mod endpoints;
 pub mod error;
 pub mod extract;
 pub mod headers;
+pub mod pages;
 
 use actix_web::{HttpResponse, web};
 
 use crate::protocol::discovery::paths;
-use endpoints::{discovery, health, token};
+use endpoints::{assets, authorize, discovery, health, token, userinfo};
 
 /// Every route, one line per endpoint.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    let options = || web::method(actix_web::http::Method::OPTIONS);
     cfg.route(
         paths::OPENID_CONFIGURATION,
         web::get().to(discovery::openid_configuration),
@@ -24,8 +27,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource(paths::TOKEN)
             .route(web::post().to(token::token))
+            .route(options().to(cors::preflight))
             .default_service(web::to(token::method_not_allowed)),
     )
+    .route(paths::AUTHORIZE, web::get().to(authorize::get))
+    .route(paths::AUTHORIZE, web::post().to(authorize::post))
+    .route(paths::USERINFO, web::get().to(userinfo::get))
+    .route(paths::USERINFO, web::post().to(userinfo::post))
+    .route(paths::USERINFO, options().to(cors::preflight))
+    .route(paths::LOGIN, web::get().to(pages::login::show))
+    .route(paths::LOGIN, web::post().to(pages::login::submit))
+    .route(paths::CONSENT, web::get().to(pages::consent::show))
+    .route(paths::CONSENT, web::post().to(pages::consent::submit))
+    .route("/static/tessera.css", web::get().to(assets::css))
+    .route("/static/form_post.js", web::get().to(assets::form_post_js))
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz));
 }

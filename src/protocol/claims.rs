@@ -2,8 +2,10 @@
 //! `sub`, `client_id`, `iat`, `jti`, and `scope` when scopes were granted.
 
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::scope::Scopes;
+use super::user::User;
 
 /// `aud`: a single string when there is one audience, an array otherwise (RFC 7519 §4.1.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +57,71 @@ impl AccessTokenClaims {
     }
 }
 
+impl AccessTokenClaims {
+    /// Claims of a token issued to `client_id` on behalf of a user (`sub`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn for_user(
+        issuer: &str,
+        client_id: &str,
+        user_id: &str,
+        scopes: &Scopes,
+        audience: Vec<String>,
+        now: i64,
+        ttl: i64,
+        jti: String,
+    ) -> Self {
+        let mut c = Self::for_client(issuer, client_id, scopes, audience, now, ttl, jti);
+        c.sub = user_id.to_string();
+        c
+    }
+}
+
+/// The user claims that the granted scopes release (OIDC Core §5.4): `profile` → name,
+/// given_name, family_name, preferred_username, updated_at; `email` → email, email_verified.
+/// `sub` is always included.
+pub fn user_claims(user: &User, scopes: &Scopes) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("sub".into(), Value::String(user.id.clone()));
+    if scopes.contains("profile") {
+        for (k, v) in [
+            ("name", &user.name),
+            ("given_name", &user.given_name),
+            ("family_name", &user.family_name),
+        ] {
+            if let Some(v) = v {
+                m.insert(k.into(), Value::String(v.clone()));
+            }
+        }
+        m.insert(
+            "preferred_username".into(),
+            Value::String(user.username.clone()),
+        );
+        m.insert("updated_at".into(), Value::from(user.updated_at));
+    }
+    if scopes.contains("email") {
+        m.insert("email".into(), Value::String(user.email.clone()));
+        m.insert("email_verified".into(), Value::Bool(user.email_verified));
+    }
+    m
+}
+
+/// ID token claims (OIDC Core §2, §3.1.3.6): the registered claims plus the user claims of the
+/// granted scopes.
+#[derive(Debug, Clone, Serialize)]
+pub struct IdTokenClaims {
+    pub iss: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub auth_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    pub at_hash: String,
+    pub sid: String,
+    #[serde(flatten)]
+    pub user: Map<String, Value>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +155,33 @@ mod tests {
         let v = serde_json::to_value(&c2).unwrap();
         assert_eq!(v["aud"], serde_json::json!(["x", "y"]));
         assert!(v.get("scope").is_none());
+    }
+
+    #[test]
+    fn user_claims_follow_scopes() {
+        let u = User {
+            id: "6f1c2a52-9a0e-4b7e-8a43-1d2c3b4a5e6f".into(),
+            username: "ada".into(),
+            email: "ada@example.com".into(),
+            email_verified: true,
+            name: Some("Ada Lovelace".into()),
+            given_name: Some("Ada".into()),
+            family_name: None,
+            password_hash: Some("secret-hash".into()),
+            disabled: false,
+            created_at: 1,
+            updated_at: 2,
+        };
+        let only = user_claims(&u, &Scopes::parse("openid").unwrap());
+        assert_eq!(Value::Object(only), serde_json::json!({"sub": u.id}));
+        let all = Value::Object(user_claims(
+            &u,
+            &Scopes::parse("openid profile email").unwrap(),
+        ));
+        assert_eq!(all["name"], "Ada Lovelace");
+        assert_eq!(all["preferred_username"], "ada");
+        assert_eq!(all["email_verified"], true);
+        assert!(all.get("family_name").is_none());
+        assert!(!all.to_string().contains("secret-hash"));
     }
 }

@@ -44,6 +44,11 @@ pub struct ClientMetadata {
     pub grant_types: Vec<GrantType>,
     pub scopes: Scopes,
     pub audiences: Vec<String>,
+    /// First-party client: users are not asked for consent.
+    pub skip_consent: bool,
+    /// Browser origins allowed to call the token and userinfo endpoints (CORS), besides the
+    /// origins of the redirect URIs.
+    pub web_origins: Vec<String>,
 }
 
 /// A registered client as the server holds it.
@@ -73,6 +78,48 @@ impl Client {
     pub fn allows_grant(&self, grant: GrantType) -> bool {
         self.metadata.grant_types.contains(&grant)
     }
+
+    /// Browser origins of this client: the registered web origins and the origins of its
+    /// http(s) redirect URIs.
+    pub fn origins(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.metadata.web_origins.clone();
+        for uri in &self.metadata.redirect_uris {
+            if let Some(o) = origin_of(uri)
+                && !out.contains(&o)
+            {
+                out.push(o);
+            }
+        }
+        out
+    }
+}
+
+/// `scheme://host[:port]` of an http(s) URL.
+pub fn origin_of(uri: &str) -> Option<String> {
+    let u = url::Url::parse(uri).ok()?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return None;
+    }
+    match u.origin() {
+        url::Origin::Tuple(..) => Some(u.origin().ascii_serialization()),
+        url::Origin::Opaque(_) => None,
+    }
+}
+
+/// A web origin for CORS: `https://host[:port]` (or http on a loopback IP), nothing more.
+pub fn validate_web_origin(origin: &str) -> Result<(), String> {
+    let canonical = origin_of(origin)
+        .ok_or_else(|| format!("web origin `{origin}` is not an http(s) origin"))?;
+    if canonical != origin {
+        return Err(format!(
+            "web origin `{origin}` must be exactly scheme://host[:port], e.g. {canonical}"
+        ));
+    }
+    if origin.starts_with("http://") {
+        super::redirect_uri::validate_registration(&format!("{origin}/"))
+            .map_err(|_| format!("web origin `{origin}`: plain http only on a loopback IP"))?;
+    }
+    Ok(())
 }
 
 /// Checks a client id chosen by hand. Ids are 1–128 characters of the URI unreserved set, and
@@ -144,6 +191,12 @@ pub fn validate_metadata(m: &ClientMetadata) -> Result<(), String> {
     if m.audiences.len() > 20 {
         return Err("audiences: at most 20".into());
     }
+    if m.web_origins.len() > 20 {
+        return Err("web_origins: at most 20".into());
+    }
+    for o in &m.web_origins {
+        validate_web_origin(o)?;
+    }
     for aud in &m.audiences {
         if aud.is_empty()
             || aud.len() > 512
@@ -178,7 +231,41 @@ mod tests {
             grant_types: vec![GrantType::ClientCredentials],
             scopes: Scopes::parse("read").unwrap(),
             audiences: vec!["https://api.example.com".into()],
+            skip_consent: false,
+            web_origins: vec![],
         }
+    }
+
+    #[test]
+    fn origins() {
+        validate_web_origin("https://spa.example.com").unwrap();
+        validate_web_origin("http://127.0.0.1:3000").unwrap();
+        for bad in [
+            "https://spa.example.com/",
+            "https://spa.example.com/x",
+            "http://spa.example.com",
+            "null",
+            "*",
+        ] {
+            assert!(validate_web_origin(bad).is_err(), "{bad}");
+        }
+        let mut m = meta();
+        m.redirect_uris = vec![
+            "https://app.example.com:8443/cb".into(),
+            "com.example.app:/cb".into(),
+        ];
+        m.web_origins = vec!["https://spa.example.com".into()];
+        let c = Client {
+            id: "x".into(),
+            secret_hash: None,
+            metadata: m,
+            created_at: 0,
+            updated_at: 0,
+        };
+        assert_eq!(
+            c.origins(),
+            ["https://spa.example.com", "https://app.example.com:8443"]
+        );
     }
 
     #[test]

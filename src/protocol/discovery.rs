@@ -1,8 +1,8 @@
 //! Authorization server metadata: OpenID Connect Discovery 1.0 §3 and RFC 8414 §2.
 //!
 //! Both documents are built from one value so they cannot disagree, and list only what this
-//! server actually implements. Fields for capabilities that do not exist yet (the authorization
-//! endpoint, ID tokens, userinfo) are absent rather than promised.
+//! server actually implements. Fields for capabilities that do not exist yet (revocation,
+//! introspection, logout, registration) are absent rather than promised.
 
 use serde::Serialize;
 
@@ -12,31 +12,78 @@ pub mod paths {
     pub const OAUTH_METADATA: &str = "/.well-known/oauth-authorization-server";
     pub const TOKEN: &str = "/oauth2/token";
     pub const JWKS: &str = "/oauth2/jwks";
+    pub const AUTHORIZE: &str = "/oauth2/authorize";
+    pub const USERINFO: &str = "/oauth2/userinfo";
+    pub const LOGIN: &str = "/login";
+    pub const CONSENT: &str = "/consent";
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ServerMetadata {
     pub issuer: String,
+    pub authorization_endpoint: String,
     pub token_endpoint: String,
+    pub userinfo_endpoint: String,
     pub jwks_uri: String,
-    pub grant_types_supported: Vec<&'static str>,
+    pub scopes_supported: Vec<&'static str>,
     pub response_types_supported: Vec<&'static str>,
+    pub response_modes_supported: Vec<&'static str>,
+    pub grant_types_supported: Vec<&'static str>,
+    pub subject_types_supported: Vec<&'static str>,
+    pub id_token_signing_alg_values_supported: Vec<&'static str>,
     pub token_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub code_challenge_methods_supported: Vec<&'static str>,
+    pub claims_supported: Vec<&'static str>,
+    pub prompt_values_supported: Vec<&'static str>,
+    pub authorization_response_iss_parameter_supported: bool,
+    pub request_parameter_supported: bool,
+    pub request_uri_parameter_supported: bool,
+    pub claims_parameter_supported: bool,
 }
 
 impl ServerMetadata {
     pub fn new(issuer: &str) -> Self {
         Self {
             issuer: issuer.to_string(),
+            authorization_endpoint: format!("{issuer}{}", paths::AUTHORIZE),
             token_endpoint: format!("{issuer}{}", paths::TOKEN),
+            userinfo_endpoint: format!("{issuer}{}", paths::USERINFO),
             jwks_uri: format!("{issuer}{}", paths::JWKS),
-            grant_types_supported: vec!["client_credentials"],
-            // No authorization endpoint yet, so no response type is supported.
-            response_types_supported: vec![],
+            scopes_supported: vec!["openid", "profile", "email"],
+            response_types_supported: vec!["code"],
+            response_modes_supported: vec!["query", "form_post"],
+            grant_types_supported: vec!["authorization_code", "client_credentials"],
+            subject_types_supported: vec!["public"],
+            id_token_signing_alg_values_supported: vec!["RS256"],
             token_endpoint_auth_methods_supported: vec![
                 "client_secret_basic",
                 "client_secret_post",
+                "none",
             ],
+            code_challenge_methods_supported: vec!["S256"],
+            claims_supported: vec![
+                "sub",
+                "iss",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "nonce",
+                "at_hash",
+                "sid",
+                "name",
+                "given_name",
+                "family_name",
+                "preferred_username",
+                "updated_at",
+                "email",
+                "email_verified",
+            ],
+            prompt_values_supported: vec!["none", "login", "consent"],
+            authorization_response_iss_parameter_supported: true,
+            request_parameter_supported: false,
+            request_uri_parameter_supported: false,
+            claims_parameter_supported: false,
         }
     }
 }
@@ -52,9 +99,14 @@ mod tests {
         assert_eq!(m.jwks_uri, "https://id.example/tenant/oauth2/jwks");
         let v = serde_json::to_value(&m).unwrap();
         assert_eq!(
-            v["grant_types_supported"],
-            serde_json::json!(["client_credentials"])
+            v["authorization_endpoint"],
+            "https://id.example/tenant/oauth2/authorize"
         );
-        assert!(v.get("authorization_endpoint").is_none());
+        assert_eq!(
+            v["code_challenge_methods_supported"],
+            serde_json::json!(["S256"])
+        );
+        assert_eq!(v["authorization_response_iss_parameter_supported"], true);
+        assert!(v.get("revocation_endpoint").is_none());
     }
 }

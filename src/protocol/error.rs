@@ -27,6 +27,25 @@ pub enum OAuthError {
     InvalidScope(Cow<'static, str>),
     #[error("invalid_target: {0}")]
     InvalidTarget(Cow<'static, str>),
+    #[error("unsupported_response_type: {0}")]
+    UnsupportedResponseType(Cow<'static, str>),
+    #[error("access_denied: {0}")]
+    AccessDenied(Cow<'static, str>),
+    #[error("login_required: {0}")]
+    LoginRequired(Cow<'static, str>),
+    #[error("consent_required: {0}")]
+    ConsentRequired(Cow<'static, str>),
+    #[error("request_not_supported: {0}")]
+    RequestNotSupported(Cow<'static, str>),
+    #[error("request_uri_not_supported: {0}")]
+    RequestUriNotSupported(Cow<'static, str>),
+    /// RFC 6750 §3.1: the access token is missing, malformed, expired, revoked or of the
+    /// wrong kind. `None` description when no token was presented at all.
+    #[error("invalid_token")]
+    InvalidToken(Option<Cow<'static, str>>),
+    /// RFC 6750 §3.1: the token lacks a required scope.
+    #[error("insufficient_scope: {0}")]
+    InsufficientScope(Cow<'static, str>),
     /// A backing service (database, Redis) is unreachable: 503, retry later.
     #[error("temporarily_unavailable: {0}")]
     Unavailable(#[source] anyhow::Error),
@@ -51,6 +70,12 @@ impl OAuthError {
     pub fn invalid_target(d: impl Into<Cow<'static, str>>) -> Self {
         Self::InvalidTarget(d.into())
     }
+    pub fn invalid_grant(d: impl Into<Cow<'static, str>>) -> Self {
+        Self::InvalidGrant(d.into())
+    }
+    pub fn invalid_token(d: impl Into<Cow<'static, str>>) -> Self {
+        Self::InvalidToken(Some(d.into()))
+    }
     pub fn unauthorized_client(d: impl Into<Cow<'static, str>>) -> Self {
         Self::UnauthorizedClient(d.into())
     }
@@ -68,6 +93,14 @@ impl OAuthError {
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
             Self::InvalidScope(_) => "invalid_scope",
             Self::InvalidTarget(_) => "invalid_target",
+            Self::UnsupportedResponseType(_) => "unsupported_response_type",
+            Self::AccessDenied(_) => "access_denied",
+            Self::LoginRequired(_) => "login_required",
+            Self::ConsentRequired(_) => "consent_required",
+            Self::RequestNotSupported(_) => "request_not_supported",
+            Self::RequestUriNotSupported(_) => "request_uri_not_supported",
+            Self::InvalidToken(_) => "invalid_token",
+            Self::InsufficientScope(_) => "insufficient_scope",
             Self::Unavailable(_) => "temporarily_unavailable",
             Self::Server(_) => "server_error",
         }
@@ -81,7 +114,17 @@ impl OAuthError {
             | Self::UnauthorizedClient(d)
             | Self::UnsupportedGrantType(d)
             | Self::InvalidScope(d)
-            | Self::InvalidTarget(d) => Cow::Borrowed(d),
+            | Self::InvalidTarget(d)
+            | Self::UnsupportedResponseType(d)
+            | Self::AccessDenied(d)
+            | Self::LoginRequired(d)
+            | Self::ConsentRequired(d)
+            | Self::RequestNotSupported(d)
+            | Self::RequestUriNotSupported(d)
+            | Self::InsufficientScope(d) => Cow::Borrowed(d),
+            Self::InvalidToken(d) => {
+                Cow::Borrowed(d.as_deref().unwrap_or("no access token was presented"))
+            }
             Self::InvalidClient { description, .. } => Cow::Borrowed(description),
             Self::Unavailable(_) => {
                 Cow::Borrowed("the service is temporarily unavailable; retry later")

@@ -24,25 +24,7 @@ impl Params {
     /// parameters allowed to appear more than once.
     pub fn parse(input: &[u8], repeatable: &[&str]) -> Result<Self, OAuthError> {
         let mut pairs: Vec<(String, String)> = Vec::new();
-        for part in input.split(|b| *b == b'&') {
-            if part.is_empty() {
-                continue;
-            }
-            if pairs.len() >= MAX_PARAMS {
-                return Err(OAuthError::invalid_request("too many parameters"));
-            }
-            let (name, value) = match part.iter().position(|b| *b == b'=') {
-                Some(i) => (&part[..i], &part[i + 1..]),
-                None => (part, &b""[..]),
-            };
-            let name = decode(name)?;
-            let value = decode(value)?;
-            if name.is_empty() {
-                return Err(OAuthError::invalid_request("a parameter has no name"));
-            }
-            if value.is_empty() {
-                continue;
-            }
+        for (name, value) in decode_pairs(input)? {
             if pairs.iter().any(|(n, _)| *n == name) && !repeatable.contains(&name.as_str()) {
                 return Err(OAuthError::invalid_request(format!(
                     "parameter `{}` is repeated",
@@ -52,6 +34,24 @@ impl Params {
             pairs.push((name, value));
         }
         Ok(Self { pairs })
+    }
+
+    /// Like [`Params::parse`], but keeps going on repeated parameters and returns their names,
+    /// so that the caller can decide where the error may be reported (the authorization
+    /// endpoint). The first value of a repeated parameter is kept.
+    pub fn parse_keeping_duplicates(input: &[u8]) -> Result<(Self, Vec<String>), OAuthError> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        let mut dups: Vec<String> = Vec::new();
+        for (name, value) in decode_pairs(input)? {
+            if pairs.iter().any(|(n, _)| *n == name) {
+                if !dups.contains(&name) {
+                    dups.push(printable(&name));
+                }
+            } else {
+                pairs.push((name, value));
+            }
+        }
+        Ok((Self { pairs }, dups))
     }
 
     /// The value of a parameter that may appear once.
@@ -75,6 +75,34 @@ impl Params {
         self.get(name)
             .ok_or_else(|| OAuthError::invalid_request(format!("missing parameter `{name}`")))
     }
+}
+
+/// Every `name=value` pair, decoded, without the ones whose value is empty (RFC 6749 §3.1:
+/// "sent without a value MUST be treated as if they were omitted").
+fn decode_pairs(input: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
+    let mut out = Vec::new();
+    for (count, part) in input
+        .split(|b| *b == b'&')
+        .filter(|p| !p.is_empty())
+        .enumerate()
+    {
+        if count >= MAX_PARAMS {
+            return Err(OAuthError::invalid_request("too many parameters"));
+        }
+        let (name, value) = match part.iter().position(|b| *b == b'=') {
+            Some(i) => (&part[..i], &part[i + 1..]),
+            None => (part, &b""[..]),
+        };
+        let name = decode(name)?;
+        let value = decode(value)?;
+        if name.is_empty() {
+            return Err(OAuthError::invalid_request("a parameter has no name"));
+        }
+        if !value.is_empty() {
+            out.push((name, value));
+        }
+    }
+    Ok(out)
 }
 
 fn decode(raw: &[u8]) -> Result<String, OAuthError> {

@@ -54,9 +54,68 @@ pub fn validate_registration(uri: &str) -> Result<(), String> {
     }
 }
 
+/// Finds the registered redirect URI that `requested` matches: exact string equality, no
+/// normalisation. The one exception (RFC 8252 §7.3): a registered `http` loopback IP URI matches
+/// the same URI with any port.
+pub fn matches_registered<'a>(requested: &str, registered: &'a [String]) -> Option<&'a String> {
+    if let Some(exact) = registered.iter().find(|r| r.as_str() == requested) {
+        return Some(exact);
+    }
+    let without_port = |s: &str| -> Option<String> {
+        let mut u = Url::parse(s).ok()?;
+        let loopback = match u.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            _ => false,
+        };
+        // Only when the parser changed nothing but what we ask: no normalisation sneaks in.
+        if u.scheme() != "http" || !loopback || u.as_str() != s {
+            return None;
+        }
+        u.set_port(None).ok()?;
+        Some(u.to_string())
+    };
+    let req = without_port(requested)?;
+    registered
+        .iter()
+        .find(|r| without_port(r).is_some_and(|g| g == req))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn matching_is_exact_except_loopback_ports() {
+        let reg = vec![
+            "https://app.example.com/cb".to_string(),
+            "http://127.0.0.1/native".to_string(),
+            "http://[::1]:8000/v6".to_string(),
+        ];
+        assert!(matches_registered("https://app.example.com/cb", &reg).is_some());
+        for near_miss in [
+            "https://APP.example.com/cb",
+            "https://app.example.com/cb/",
+            "https://app.example.com/CB",
+            "https://app.example.com/cb?x=1",
+            "https://app.example.com/cb#",
+            "https://user@app.example.com/cb",
+            "https://app.example.com/%2e/cb",
+            "https://app.example.com/./cb",
+            "https://app.example.com:443/cb",
+            "http://app.example.com/cb",
+            "https://app.example.com/c",
+        ] {
+            assert!(matches_registered(near_miss, &reg).is_none(), "{near_miss}");
+        }
+        assert!(matches_registered("http://127.0.0.1:53123/native", &reg).is_some());
+        assert!(matches_registered("http://127.0.0.1/native", &reg).is_some());
+        assert!(matches_registered("http://[::1]:9999/v6", &reg).is_some());
+        assert!(matches_registered("http://127.0.0.1:53123/native/", &reg).is_none());
+        assert!(matches_registered("http://127.0.0.1:53123/other", &reg).is_none());
+        assert!(matches_registered("http://127.0.0.1:53123/x/../native", &reg).is_none());
+        assert!(matches_registered("http://localhost:53123/native", &reg).is_none());
+    }
 
     #[test]
     fn accepts() {

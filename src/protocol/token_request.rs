@@ -15,6 +15,13 @@ pub enum TokenRequest {
         scope: Option<Scopes>,
         resources: Vec<String>,
     },
+    /// RFC 6749 §4.1.3, RFC 7636 §4.5.
+    AuthorizationCode {
+        code: String,
+        redirect_uri: String,
+        code_verifier: Option<String>,
+        resources: Vec<String>,
+    },
 }
 
 impl TokenRequest {
@@ -25,6 +32,12 @@ impl TokenRequest {
         match grant_type {
             "client_credentials" => Ok(TokenRequest::ClientCredentials {
                 scope: params.get("scope").map(Scopes::from_param).transpose()?,
+                resources: params.all("resource").map(str::to_string).collect(),
+            }),
+            "authorization_code" => Ok(TokenRequest::AuthorizationCode {
+                code: params.require("code")?.to_string(),
+                redirect_uri: params.require("redirect_uri")?.to_string(),
+                code_verifier: params.get("code_verifier").map(str::to_string),
                 resources: params.all("resource").map(str::to_string).collect(),
             }),
             _ => Err(OAuthError::unsupported_grant_type(
@@ -57,9 +70,21 @@ mod tests {
     #[test]
     fn grant_types() {
         assert_eq!(parse("scope=a").unwrap_err().code(), "invalid_request");
+        assert_eq!(
+            parse("grant_type=authorization_code&redirect_uri=x")
+                .unwrap_err()
+                .code(),
+            "invalid_request"
+        );
+        assert_eq!(
+            parse("grant_type=authorization_code&code=x")
+                .unwrap_err()
+                .code(),
+            "invalid_request"
+        );
         for g in [
             "password",
-            "authorization_code",
+            "refresh_token",
             "implicit",
             "urn:x",
             "CLIENT_CREDENTIALS",

@@ -113,6 +113,34 @@ impl SessionStore {
         }
     }
 
+    /// Adds one to the counter `key` and returns the new value. A new counter lives for `ttl`
+    /// from its first increment (a fixed window).
+    pub async fn incr(&self, kind: Kind, key: &str, ttl: Duration) -> SessionResult<i64> {
+        check_key(key)?;
+        match self {
+            SessionStore::Sql(s) => s.incr(kind, key, ttl).await,
+            SessionStore::Redis(r) => r.incr(kind, key, ttl).await,
+        }
+    }
+
+    /// The live value of counter `key` (0 when absent or expired).
+    pub async fn count(&self, kind: Kind, key: &str) -> SessionResult<i64> {
+        check_key(key)?;
+        match self {
+            SessionStore::Sql(s) => s.count(kind, key).await,
+            SessionStore::Redis(r) => r.count(kind, key).await,
+        }
+    }
+
+    /// Removes counter `key`.
+    pub async fn reset(&self, kind: Kind, key: &str) -> SessionResult<()> {
+        check_key(key)?;
+        match self {
+            SessionStore::Sql(s) => s.reset(kind, key).await,
+            SessionStore::Redis(r) => r.delete(kind, key).await.map(|_| ()),
+        }
+    }
+
     /// Is the backing store reachable?
     pub async fn ping(&self) -> SessionResult<()> {
         match self {

@@ -94,6 +94,25 @@ impl RedisSessionStore {
         Ok(n > 0)
     }
 
+    pub async fn incr(&self, kind: Kind, key: &str, ttl: Duration) -> SessionResult<i64> {
+        let mut c = self.conn().await?;
+        let script = redis::Script::new(
+            "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n",
+        );
+        script
+            .key(self.key(kind, key))
+            .arg(ttl.as_millis().max(1) as u64)
+            .invoke_async(&mut c)
+            .await
+            .map_err(unavailable)
+    }
+
+    pub async fn count(&self, kind: Kind, key: &str) -> SessionResult<i64> {
+        let mut c = self.conn().await?;
+        let v: Option<i64> = c.get(self.key(kind, key)).await.map_err(unavailable)?;
+        Ok(v.unwrap_or(0))
+    }
+
     pub async fn ping(&self) -> SessionResult<()> {
         let mut c = self.conn().await?;
         let _: String = redis::cmd("PING")

@@ -42,16 +42,40 @@ async fn discovery_documents_agree_and_advertise_only_what_works(backend: Backen
     assert_eq!(oidc["jwks_uri"], format!("{}/oauth2/jwks", app.issuer));
     assert_eq!(
         oidc["grant_types_supported"],
-        serde_json::json!(["client_credentials"])
+        serde_json::json!(["authorization_code", "client_credentials"])
     );
     assert_eq!(
+        oidc["authorization_endpoint"],
+        format!("{}/oauth2/authorize", app.issuer)
+    );
+    assert_eq!(
+        oidc["userinfo_endpoint"],
+        format!("{}/oauth2/userinfo", app.issuer)
+    );
+    assert_eq!(
+        oidc["response_types_supported"],
+        serde_json::json!(["code"])
+    );
+    assert_eq!(
+        oidc["response_modes_supported"],
+        serde_json::json!(["query", "form_post"])
+    );
+    assert_eq!(
+        oidc["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(oidc["authorization_response_iss_parameter_supported"], true);
+    assert_eq!(oidc["request_parameter_supported"], false);
+    // A real relying-party library accepts the document.
+    let parsed: openidconnect::core::CoreProviderMetadata =
+        serde_json::from_value(oidc.clone()).expect("openidconnect parses the discovery document");
+    assert_eq!(parsed.issuer().as_str(), app.issuer);
+    assert_eq!(
         oidc["token_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post"])
+        serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
     );
     // Nothing advertised that does not exist yet.
     for absent in [
-        "authorization_endpoint",
-        "userinfo_endpoint",
         "revocation_endpoint",
         "introspection_endpoint",
         "registration_endpoint",

@@ -107,16 +107,14 @@ async fn es256_and_eddsa_access_tokens_verify(backend: Backend) {
             parts[2]
         );
         assert!(verify_jwt(&forged, &jwks).is_err());
-        // rotate --alg adds that algorithm's key to the JWKS.
-        let out = d.cli(&["keys", "rotate", "--now", "--alg", "RS256"]).await;
+        // rotate --alg ALG adds a second key of that algorithm; the ID-token key (RS256) stays.
+        let out = d.cli(&["keys", "rotate", "--now", "--alg", alg]).await;
         assert!(out.status.success());
         app.eventually(Duration::from_secs(10), || async {
             let v: Value = serde_json::from_str(&app.jwks().await).unwrap();
-            v["keys"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|k| k["alg"] == "RS256")
+            let keys = v["keys"].as_array().unwrap();
+            keys.iter().filter(|k| k["alg"] == alg).count() == 2
+                && keys.iter().any(|k| k["alg"] == "RS256")
         })
         .await;
     }

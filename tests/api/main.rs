@@ -30,6 +30,8 @@ macro_rules! tiers {
     };
 }
 
+mod authorize;
+mod browser;
 mod cli;
 mod discovery;
 mod keys;

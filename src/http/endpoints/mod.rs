@@ -1,3 +1,6 @@
+pub mod assets;
+pub mod authorize;
 pub mod discovery;
 pub mod health;
 pub mod token;
+pub mod userinfo;

@@ -43,26 +43,36 @@ pub fn decide(
         Some(requested) => requested.clone(),
         None => allowed,
     };
-    let audience = if !resources.is_empty() {
-        let mut out: Vec<String> = Vec::with_capacity(resources.len());
-        for r in resources {
-            validate_resource(r)?;
-            if !client.metadata.audiences.iter().any(|a| a == r) {
-                return Err(OAuthError::invalid_target(
-                    "the resource is not registered for this client",
-                ));
-            }
-            if !out.contains(r) {
-                out.push(r.clone());
-            }
-        }
-        out
-    } else if !client.metadata.audiences.is_empty() {
-        client.metadata.audiences.clone()
-    } else {
-        vec![default_audience.to_string()]
-    };
+    let audience = audience(client, resources, default_audience)?;
     Ok(Decision { scopes, audience })
+}
+
+/// The `aud` rule shared by every grant (see the module documentation).
+pub fn audience(
+    client: &Client,
+    resources: &[String],
+    default_audience: &str,
+) -> Result<Vec<String>, OAuthError> {
+    if resources.is_empty() {
+        return Ok(if client.metadata.audiences.is_empty() {
+            vec![default_audience.to_string()]
+        } else {
+            client.metadata.audiences.clone()
+        });
+    }
+    let mut out: Vec<String> = Vec::with_capacity(resources.len());
+    for r in resources {
+        validate_resource(r)?;
+        if !client.metadata.audiences.iter().any(|a| a == r) {
+            return Err(OAuthError::invalid_target(
+                "the resource is not registered for this client",
+            ));
+        }
+        if !out.contains(r) {
+            out.push(r.clone());
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -83,6 +93,8 @@ mod tests {
                 grant_types: vec![GrantType::ClientCredentials],
                 scopes: Scopes::parse(scopes).unwrap(),
                 audiences: audiences.iter().map(|s| s.to_string()).collect(),
+                skip_consent: false,
+                web_origins: vec![],
             },
             created_at: 0,
             updated_at: 0,

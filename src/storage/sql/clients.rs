@@ -23,6 +23,8 @@ struct ClientRow {
     audiences: String,
     created_at: i64,
     updated_at: i64,
+    skip_consent: bool,
+    web_origins: String,
 }
 
 fn json_list(v: &[String]) -> String {
@@ -54,6 +56,8 @@ impl From<&Client> for ClientRow {
             audiences: json_list(&m.audiences),
             created_at: c.created_at,
             updated_at: c.updated_at,
+            skip_consent: m.skip_consent,
+            web_origins: json_list(&m.web_origins),
         }
     }
 }
@@ -82,6 +86,8 @@ impl TryFrom<ClientRow> for Client {
                 grant_types,
                 scopes,
                 audiences: parse_list("audiences", &r.audiences)?,
+                skip_consent: r.skip_consent,
+                web_origins: parse_list("web_origins", &r.web_origins)?,
             },
             id: r.id,
             secret_hash: r.secret_hash,
@@ -140,6 +146,8 @@ impl Store {
                         clients::scopes.eq(&row.scopes),
                         clients::audiences.eq(&row.audiences),
                         clients::updated_at.eq(row.updated_at),
+                        clients::skip_consent.eq(row.skip_consent),
+                        clients::web_origins.eq(&row.web_origins),
                     ))
                     .execute(c)?;
                 if n == 0 {

@@ -2,6 +2,7 @@
 //! pool, and migrations embedded per backend.
 
 mod clients;
+mod grants;
 mod keys;
 pub mod schema;
 mod secrets;
@@ -19,6 +20,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use super::{Revisions, StorageError, StorageResult};
 use crate::config::DatabaseTarget;
 
+pub use grants::Redemption;
 pub use sessions::SqlSessionStore;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");

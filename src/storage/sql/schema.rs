@@ -21,6 +21,8 @@ diesel::table! {
         audiences -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        skip_consent -> Bool,
+        web_origins -> Text,
     }
 }
 
@@ -53,3 +55,59 @@ diesel::table! {
         consumed -> Bool,
     }
 }
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        username -> Text,
+        email -> Text,
+        email_verified -> Bool,
+        name -> Nullable<Text>,
+        given_name -> Nullable<Text>,
+        family_name -> Nullable<Text>,
+        password_hash -> Nullable<Text>,
+        disabled -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    consents (user_id, client_id) {
+        user_id -> Text,
+        client_id -> Text,
+        scopes -> Text,
+        granted_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    redeemed_codes (code_hash) {
+        code_hash -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        access_token_jti -> Text,
+        redeemed_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    revoked_tokens (jti) {
+        jti -> Text,
+        revoked_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    counters (key) {
+        key -> Text,
+        count -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::joinable!(consents -> users (user_id));
+diesel::joinable!(consents -> clients (client_id));
+diesel::allow_tables_to_appear_in_same_query!(clients, users, consents);

@@ -157,18 +157,106 @@ impl SqlSessionStore {
             .map_err(to_session)
     }
 
+    pub async fn incr(&self, kind: Kind, key: &str, ttl: Duration) -> SessionResult<i64> {
+        use super::schema::counters as ct;
+        let k = full_key(kind, key);
+        let ttl = ttl.as_secs().max(1) as i64;
+        self.store
+            .run(move |s| {
+                // Two first increments racing on PostgreSQL: one insert loses on the primary
+                // key and retries, and then finds the winner's live counter.
+                let mut attempt = 0;
+                loop {
+                    let result = s.with_conn(|conn| {
+                        let now = unix_now();
+                        conn.transaction(|c| {
+                            // An atomic increment of a live counter (takes the write lock first).
+                            let n = diesel::update(
+                                ct::table
+                                    .filter(ct::key.eq(&k))
+                                    .filter(ct::expires_at.gt(now)),
+                            )
+                            .set(ct::count.eq(ct::count + 1))
+                            .execute(c)?;
+                            if n == 0 {
+                                diesel::delete(ct::table.filter(ct::key.eq(&k))).execute(c)?;
+                                diesel::insert_into(ct::table)
+                                    .values((
+                                        ct::key.eq(&k),
+                                        ct::count.eq(1i64),
+                                        ct::expires_at.eq(now + ttl),
+                                    ))
+                                    .execute(c)?;
+                                return Ok(1);
+                            }
+                            ct::table.filter(ct::key.eq(&k)).select(ct::count).first(c)
+                        })
+                        .map_err(map_err)
+                    });
+                    match result {
+                        Err(StorageError::Conflict(_)) if attempt < 3 => attempt += 1,
+                        other => return other,
+                    }
+                }
+            })
+            .await
+            .map_err(to_session)
+    }
+
+    pub async fn count(&self, kind: Kind, key: &str) -> SessionResult<i64> {
+        use super::schema::counters as ct;
+        let k = full_key(kind, key);
+        self.store
+            .run(move |s| {
+                s.with_conn(|c| {
+                    ct::table
+                        .filter(ct::key.eq(&k))
+                        .filter(ct::expires_at.gt(unix_now()))
+                        .select(ct::count)
+                        .first::<i64>(c)
+                        .optional()
+                        .map(|v| v.unwrap_or(0))
+                        .map_err(map_err)
+                })
+            })
+            .await
+            .map_err(to_session)
+    }
+
+    pub async fn reset(&self, kind: Kind, key: &str) -> SessionResult<()> {
+        use super::schema::counters as ct;
+        let k = full_key(kind, key);
+        self.store
+            .run(move |s| {
+                s.with_conn(|c| {
+                    diesel::delete(ct::table.filter(ct::key.eq(&k)))
+                        .execute(c)
+                        .map(|_| ())
+                        .map_err(map_err)
+                })
+            })
+            .await
+            .map_err(to_session)
+    }
+
     pub async fn ping(&self) -> SessionResult<()> {
         self.store.run(|s| s.ping()).await.map_err(to_session)
     }
 }
 
 impl Store {
-    /// Deletes expired session entries; returns how many.
+    /// Deletes expired session entries and counters; returns how many.
     pub fn purge_expired_sessions(&self) -> crate::storage::StorageResult<usize> {
+        use super::schema::counters as ct;
         self.with_conn(|c| {
-            diesel::delete(se::table.filter(se::expires_at.le(unix_now())))
+            let now = unix_now();
+            let a = diesel::delete(se::table.filter(se::expires_at.le(now)))
                 .execute(c)
-                .map_err(map_err)
+                .map_err(map_err)?;
+            let b = diesel::delete(ct::table.filter(ct::expires_at.le(now)))
+                .execute(c)
+                .map_err(map_err)?;
+            Ok(a + b)
         })
     }
 }

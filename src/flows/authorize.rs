@@ -1,0 +1,377 @@
+//! The authorization endpoint and the interaction it starts (OIDC Core §3.1.2, RFC 6749 §4.1).
+//!
+//! `/authorize` verifies the client and redirect URI, parses the request, makes sure the
+//! browser has a session, and asks `protocol::interaction::next_step` what is needed. When the
+//! person must sign in or consent, the request is stored as an *interaction* (in the session
+//! store, bound to this browser's session) and the browser goes to the login or consent page;
+//! those pages call [`resume`] when done. When nothing is needed, a code is issued at once.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::Core;
+use super::browser::{self, BrowserSession, unavailable};
+use crate::crypto::random;
+use crate::protocol::OAuthError;
+use crate::protocol::authorize::{AuthorizationRequest, PageError, RedirectTarget};
+use crate::protocol::interaction::{Authenticated, Next, Progress, next_step};
+use crate::protocol::params::Params;
+use crate::protocol::scope::Scopes;
+use crate::protocol::user::User;
+use crate::session::Kind;
+
+/// A stored interaction: the verified request, the browser session it belongs to, and what has
+/// happened so far.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Interaction {
+    pub request: AuthorizationRequest,
+    /// Key of the browser session this interaction belongs to.
+    pub browser: String,
+    pub logged_in: bool,
+    pub consented: bool,
+    pub created_at: i64,
+}
+
+/// What an authorization code stands for, stored under the hash of the code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodeGrant {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub user_id: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub sid: String,
+    pub auth_time: i64,
+    pub issued_at: i64,
+}
+
+/// What the browser should be shown next.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Send the response (code or error) to the client's verified redirect URI.
+    Redirect {
+        target: RedirectTarget,
+        params: Vec<(&'static str, String)>,
+    },
+    /// Go to the login page for this interaction.
+    Login(String),
+    /// Go to the consent page for this interaction.
+    Consent(String),
+    /// Show Tessera's error page: nothing may be sent to the client.
+    Page { status: u16, message: String },
+}
+
+/// An outcome plus the session cookie to set, if the session changed.
+#[derive(Debug)]
+pub struct Step {
+    pub outcome: Outcome,
+    pub set_session: Option<String>,
+}
+
+impl Step {
+    pub fn page(status: u16, message: impl Into<String>) -> Step {
+        Step {
+            outcome: Outcome::Page {
+                status,
+                message: message.into(),
+            },
+            set_session: None,
+        }
+    }
+}
+
+/// An error for the verified redirect URI; internal failures become a local page instead
+/// (`server_error` is never sent to a client).
+pub fn redirect_error(core: &Core, target: RedirectTarget, e: OAuthError) -> Outcome {
+    match e {
+        OAuthError::Server(_) | OAuthError::Unavailable(_) => failure_page(e),
+        e => {
+            let params = target.response_params(core.settings.issuer(), Err(&e));
+            Outcome::Redirect { target, params }
+        }
+    }
+}
+
+/// The local page for an internal failure (logged, never described).
+pub fn failure_page(e: OAuthError) -> Outcome {
+    let status = match &e {
+        OAuthError::Unavailable(cause) => {
+            tracing::warn!(error = %format!("{cause:#}"), "backing service unavailable");
+            503
+        }
+        OAuthError::Server(cause) => {
+            tracing::error!(error = %format!("{cause:#}"), "server error");
+            500
+        }
+        _ => 400,
+    };
+    let message = if status == 503 {
+        "The sign-in service is temporarily unavailable. Please try again in a moment."
+    } else {
+        "Something went wrong on our side. Please go back to the application and try again."
+    };
+    Outcome::Page {
+        status,
+        message: message.into(),
+    }
+}
+
+/// `GET/POST /oauth2/authorize`: `raw` is the query string or form body.
+pub async fn authorize(core: &Core, raw: &[u8], session_cookie: Option<&str>) -> Step {
+    let (params, duplicates) = match Params::parse_keeping_duplicates(raw) {
+        Ok(p) => p,
+        Err(e) => {
+            return Step::page(
+                400,
+                PageError::Malformed(e.description().into_owned()).message(),
+            );
+        }
+    };
+    let (target, client) =
+        match RedirectTarget::verify(&params, &duplicates, |id| core.directory.client(id)) {
+            Ok(v) => v,
+            Err(page) => return Step::page(400, page.message()),
+        };
+    let request = match AuthorizationRequest::parse(target, &client, &params, &duplicates) {
+        Ok(r) => r,
+        Err((target, e)) => {
+            return Step {
+                outcome: redirect_error(core, target, e),
+                set_session: None,
+            };
+        }
+    };
+    let (session, created) = match browser::load_or_create(core, session_cookie).await {
+        Ok(s) => s,
+        Err(e) => {
+            return Step {
+                outcome: failure_page(e),
+                set_session: None,
+            };
+        }
+    };
+    let interaction = Interaction {
+        request,
+        browser: session.key.clone(),
+        logged_in: false,
+        consented: false,
+        created_at: core.clock.now(),
+    };
+    let outcome = advance(core, interaction, &session, None).await;
+    Step {
+        outcome,
+        set_session: created.then_some(session.cookie),
+    }
+}
+
+/// Continues an interaction after the login or consent page (or right away from `/authorize`
+/// when `id` is `None`): decides the next step and stores or consumes the interaction.
+pub async fn advance(
+    core: &Core,
+    interaction: Interaction,
+    session: &BrowserSession,
+    id: Option<&str>,
+) -> Outcome {
+    match try_advance(core, &interaction, session, id).await {
+        Ok(o) => o,
+        Err(e) => redirect_error(core, interaction.request.target.clone(), e),
+    }
+}
+
+async fn try_advance(
+    core: &Core,
+    interaction: &Interaction,
+    session: &BrowserSession,
+    id: Option<&str>,
+) -> Result<Outcome, OAuthError> {
+    let req = &interaction.request;
+    let client_id = req.target.client_id().to_string();
+    let client = core
+        .directory
+        .client(&client_id)
+        .ok_or_else(|| OAuthError::AccessDenied("the client is no longer registered".into()))?;
+    let user = match &session.data.user_id {
+        Some(uid) => load_active_user(core, uid).await?,
+        None => None,
+    };
+    let authenticated = match (&user, session.data.auth_time) {
+        (Some(_), Some(t)) => Some(Authenticated { auth_time: t }),
+        _ => None,
+    };
+    let granted = match &user {
+        Some(u) => {
+            let (uid, cid) = (u.id.clone(), client_id.clone());
+            core.store
+                .run(move |s| s.get_consent(&uid, &cid))
+                .await
+                .map_err(super::storage_error)?
+                .map(|g| Scopes::parse(&g).unwrap_or_default())
+        }
+        None => None,
+    };
+    let progress = Progress {
+        logged_in: interaction.logged_in,
+        consented: interaction.consented,
+    };
+    let now = core.clock.now();
+    let next = next_step(
+        req,
+        authenticated,
+        progress,
+        granted.as_ref(),
+        client.metadata.skip_consent,
+        now,
+    )?;
+    match (next, user) {
+        (Next::Issue, Some(user)) => {
+            if let Some(id) = id {
+                // Consume the interaction: it completes exactly once.
+                if core
+                    .sessions
+                    .take(Kind::AuthRequest, id)
+                    .await
+                    .map_err(unavailable)?
+                    .is_none()
+                {
+                    return Ok(expired_page());
+                }
+            }
+            let code = issue_code(core, req, &user, session).await?;
+            let params = req
+                .target
+                .response_params(core.settings.issuer(), Ok(&code));
+            Ok(Outcome::Redirect {
+                target: req.target.clone(),
+                params,
+            })
+        }
+        (next, _) => {
+            let id = match id {
+                Some(id) => id.to_string(),
+                None => random::token::<32>().map_err(OAuthError::Server)?,
+            };
+            save_interaction(core, &id, interaction).await?;
+            Ok(if next == Next::Consent {
+                Outcome::Consent(id)
+            } else {
+                Outcome::Login(id)
+            })
+        }
+    }
+}
+
+/// The page shown when an interaction is unknown, expired or already used.
+pub fn expired_page() -> Outcome {
+    Outcome::Page {
+        status: 400,
+        message: "This sign-in request has expired or was already completed. Please go back to the application and sign in again."
+            .into(),
+    }
+}
+
+/// A user who exists and is not disabled.
+pub async fn load_active_user(core: &Core, id: &str) -> Result<Option<User>, OAuthError> {
+    let id = id.to_string();
+    let user = core
+        .store
+        .run(move |s| s.get_user(&id))
+        .await
+        .map_err(super::storage_error)?;
+    Ok(user.filter(|u| !u.disabled))
+}
+
+pub async fn save_interaction(
+    core: &Core,
+    id: &str,
+    interaction: &Interaction,
+) -> Result<(), OAuthError> {
+    let remaining = (interaction.created_at + core.settings.sessions.interaction_lifetime as i64
+        - core.clock.now())
+    .max(1);
+    let bytes = serde_json::to_vec(interaction).map_err(|e| OAuthError::Server(e.into()))?;
+    core.sessions
+        .set(
+            Kind::AuthRequest,
+            id,
+            &bytes,
+            Duration::from_secs(remaining as u64),
+        )
+        .await
+        .map_err(unavailable)
+}
+
+/// Loads an interaction and checks it belongs to this browser session.
+pub async fn load_interaction(
+    core: &Core,
+    id: &str,
+    session: &BrowserSession,
+) -> Result<Option<Interaction>, OAuthError> {
+    if id.is_empty() || id.len() > 64 {
+        return Ok(None);
+    }
+    let Some(raw) = core
+        .sessions
+        .get(Kind::AuthRequest, id)
+        .await
+        .map_err(unavailable)?
+    else {
+        return Ok(None);
+    };
+    let Ok(interaction) = serde_json::from_slice::<Interaction>(&raw) else {
+        return Ok(None);
+    };
+    if !crate::protocol::pkce::constant_time_eq(
+        interaction.browser.as_bytes(),
+        session.key.as_bytes(),
+    ) {
+        return Ok(None);
+    }
+    Ok(Some(interaction))
+}
+
+/// The hash under which a code is stored (codes themselves are never stored).
+pub fn code_key(code: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(code.as_bytes()))
+}
+
+async fn issue_code(
+    core: &Core,
+    req: &AuthorizationRequest,
+    user: &User,
+    session: &BrowserSession,
+) -> Result<String, OAuthError> {
+    let code = random::token::<32>().map_err(OAuthError::Server)?;
+    let grant = CodeGrant {
+        client_id: req.target.client_id().to_string(),
+        redirect_uri: req.target.redirect_uri().to_string(),
+        user_id: user.id.clone(),
+        scope: req.scope.clone(),
+        nonce: req.nonce.clone(),
+        code_challenge: req.code_challenge.clone(),
+        sid: session.data.sid.clone(),
+        auth_time: session.data.auth_time.unwrap_or_else(|| core.clock.now()),
+        issued_at: core.clock.now(),
+    };
+    let bytes = serde_json::to_vec(&grant).map_err(|e| OAuthError::Server(e.into()))?;
+    let stored = core
+        .sessions
+        .insert(
+            Kind::Code,
+            &code_key(&code),
+            &bytes,
+            Duration::from_secs(core.settings.tokens.code_ttl),
+        )
+        .await
+        .map_err(unavailable)?;
+    if !stored {
+        return Err(OAuthError::Server(anyhow::anyhow!(
+            "authorization code collision"
+        )));
+    }
+    Ok(code)
+}

@@ -1,0 +1,126 @@
+//! Browser sessions: a random cookie value whose SHA-256 is the key of the session record in
+//! the session store (so a leaked store does not leak usable cookies). Anonymous sessions exist
+//! only to carry a CSRF token and bind an interaction to one browser; signing in replaces the
+//! session with a new one (new cookie value, new `sid`, new CSRF token).
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::Core;
+use crate::crypto::random;
+use crate::protocol::OAuthError;
+use crate::session::{Kind, SessionError};
+
+/// How long an anonymous session (no one signed in yet) lives.
+const ANONYMOUS_LIFETIME: Duration = Duration::from_secs(1800);
+/// Longest cookie value accepted.
+const MAX_COOKIE: usize = 128;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionData {
+    pub user_id: Option<String>,
+    pub auth_time: Option<i64>,
+    /// Session id for ID tokens and logout (never the cookie value).
+    pub sid: String,
+    pub csrf: String,
+    pub created_at: i64,
+}
+
+/// A loaded or new browser session.
+#[derive(Debug, Clone)]
+pub struct BrowserSession {
+    /// The cookie value (secret).
+    pub cookie: String,
+    /// The store key: SHA-256 of the cookie value.
+    pub key: String,
+    pub data: SessionData,
+}
+
+pub fn unavailable(e: SessionError) -> OAuthError {
+    match e {
+        SessionError::Unavailable(e) => OAuthError::Unavailable(e),
+    }
+}
+
+fn key_of(cookie: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(cookie.as_bytes()))
+}
+
+/// Loads the session named by the cookie; `None` for a missing, malformed, unknown or expired one.
+pub async fn load(core: &Core, cookie: Option<&str>) -> Result<Option<BrowserSession>, OAuthError> {
+    let Some(cookie) = cookie.filter(|c| !c.is_empty() && c.len() <= MAX_COOKIE) else {
+        return Ok(None);
+    };
+    let key = key_of(cookie);
+    let Some(raw) = core
+        .sessions
+        .get(Kind::Session, &key)
+        .await
+        .map_err(unavailable)?
+    else {
+        return Ok(None);
+    };
+    let Ok(data) = serde_json::from_slice::<SessionData>(&raw) else {
+        return Ok(None);
+    };
+    Ok(Some(BrowserSession {
+        cookie: cookie.to_string(),
+        key,
+        data,
+    }))
+}
+
+/// Creates and stores a new session (anonymous when `user` is `None`).
+pub async fn create(core: &Core, user: Option<(&str, i64)>) -> Result<BrowserSession, OAuthError> {
+    let cookie = random::token::<32>().map_err(OAuthError::Server)?;
+    let data = SessionData {
+        user_id: user.map(|(u, _)| u.to_string()),
+        auth_time: user.map(|(_, t)| t),
+        sid: random::token::<16>().map_err(OAuthError::Server)?,
+        csrf: random::token::<32>().map_err(OAuthError::Server)?,
+        created_at: core.clock.now(),
+    };
+    let lifetime = if user.is_some() {
+        Duration::from_secs(core.settings.sessions.lifetime)
+    } else {
+        ANONYMOUS_LIFETIME
+    };
+    let key = key_of(&cookie);
+    let bytes = serde_json::to_vec(&data).map_err(|e| OAuthError::Server(e.into()))?;
+    core.sessions
+        .set(Kind::Session, &key, &bytes, lifetime)
+        .await
+        .map_err(unavailable)?;
+    Ok(BrowserSession { cookie, key, data })
+}
+
+/// Ends a session server-side.
+pub async fn destroy(core: &Core, session: &BrowserSession) -> Result<(), OAuthError> {
+    core.sessions
+        .delete(Kind::Session, &session.key)
+        .await
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+/// The session named by the cookie, or a new anonymous one.
+pub async fn load_or_create(
+    core: &Core,
+    cookie: Option<&str>,
+) -> Result<(BrowserSession, bool), OAuthError> {
+    match load(core, cookie).await? {
+        Some(s) => Ok((s, false)),
+        None => Ok((create(core, None).await?, true)),
+    }
+}
+
+/// Constant-time CSRF token check.
+pub fn csrf_ok(session: &BrowserSession, presented: Option<&str>) -> bool {
+    presented.is_some_and(|p| {
+        crate::protocol::pkce::constant_time_eq(p.as_bytes(), session.data.csrf.as_bytes())
+    })
+}

@@ -1,0 +1,132 @@
+//! The consent page's use-case: show what the client asks for, remember an approval in SQL,
+//! and continue the interaction; a denial goes back as `access_denied`.
+
+use super::Core;
+use super::authorize::{self, Outcome, Step, expired_page, failure_page, redirect_error};
+use super::browser;
+use crate::protocol::OAuthError;
+use crate::protocol::scope::Scopes;
+use crate::session::Kind;
+
+/// What the consent page shows.
+#[derive(Debug)]
+pub struct ConsentForm {
+    pub interaction: String,
+    pub csrf: String,
+    pub client_name: String,
+    pub scopes: Vec<String>,
+}
+
+pub enum ConsentPage {
+    Form(ConsentForm),
+    Other(Outcome),
+}
+
+/// `GET /consent?ir=…`: only for a signed-in session that owns the interaction.
+pub async fn show(core: &Core, ir: &str, cookie: Option<&str>) -> ConsentPage {
+    let session = match browser::load(core, cookie).await {
+        Ok(Some(s)) if s.data.user_id.is_some() => s,
+        Ok(_) => return ConsentPage::Other(expired_page()),
+        Err(e) => return ConsentPage::Other(failure_page(e)),
+    };
+    match authorize::load_interaction(core, ir, &session).await {
+        Ok(Some(i)) => ConsentPage::Form(ConsentForm {
+            interaction: ir.to_string(),
+            csrf: session.data.csrf.clone(),
+            client_name: super::login::client_name(core, i.request.target.client_id()),
+            scopes: i.request.scopes().iter().map(str::to_string).collect(),
+        }),
+        Ok(None) => ConsentPage::Other(expired_page()),
+        Err(e) => ConsentPage::Other(failure_page(e)),
+    }
+}
+
+/// `POST /consent` with `decision` = `allow` or `deny`.
+pub async fn submit(
+    core: &Core,
+    ir: &str,
+    csrf: Option<&str>,
+    decision: Option<&str>,
+    cookie: Option<&str>,
+) -> Step {
+    match try_submit(core, ir, csrf, decision, cookie).await {
+        Ok(step) => step,
+        Err(e) => Step {
+            outcome: failure_page(e),
+            set_session: None,
+        },
+    }
+}
+
+async fn try_submit(
+    core: &Core,
+    ir: &str,
+    csrf: Option<&str>,
+    decision: Option<&str>,
+    cookie: Option<&str>,
+) -> Result<Step, OAuthError> {
+    let Some(session) = browser::load(core, cookie)
+        .await?
+        .filter(|s| s.data.user_id.is_some())
+    else {
+        return Ok(Step::page(400, super::login::session_expired()));
+    };
+    if !browser::csrf_ok(&session, csrf) {
+        return Ok(Step::page(403, super::login::session_expired()));
+    }
+    let Some(mut interaction) = authorize::load_interaction(core, ir, &session).await? else {
+        return Ok(Step {
+            outcome: expired_page(),
+            set_session: None,
+        });
+    };
+    let target = interaction.request.target.clone();
+    match decision {
+        Some("allow") => {}
+        Some("deny") => {
+            // The interaction ends here.
+            core.sessions
+                .take(Kind::AuthRequest, ir)
+                .await
+                .map_err(browser::unavailable)?;
+            let e = OAuthError::AccessDenied("the user denied the request".into());
+            return Ok(Step {
+                outcome: redirect_error(core, target, e),
+                set_session: None,
+            });
+        }
+        _ => {
+            return Ok(Step::page(
+                400,
+                "The form was incomplete. Please choose Allow or Deny.",
+            ));
+        }
+    }
+    let user_id = session.data.user_id.clone().unwrap_or_default();
+    let client_id = target.client_id().to_string();
+    let requested = interaction.request.scopes();
+    let (uid, cid) = (user_id.clone(), client_id.clone());
+    let now = core.clock.now();
+    core.store
+        .run(move |s| {
+            let previous = s
+                .get_consent(&uid, &cid)?
+                .map(|p| Scopes::parse(&p).unwrap_or_default())
+                .unwrap_or_default();
+            let merged: Vec<String> = previous
+                .iter()
+                .chain(requested.iter())
+                .map(str::to_string)
+                .collect();
+            let merged = Scopes::parse(&merged.join(" ")).unwrap_or_default();
+            s.save_consent(&uid, &cid, &merged.to_string(), now)
+        })
+        .await
+        .map_err(super::storage_error)?;
+    interaction.consented = true;
+    let outcome = authorize::advance(core, interaction, &session, Some(ir)).await;
+    Ok(Step {
+        outcome,
+        set_session: None,
+    })
+}
