@@ -188,26 +188,68 @@ pub fn client_ip(core: &Core, req: &HttpRequest) -> std::net::IpAddr {
         .peer_addr()
         .map(|a| a.ip())
         .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-    let trusted = |ip: &std::net::IpAddr| {
-        core.settings
-            .http
-            .trusted_proxies
-            .iter()
-            .any(|t| t.parse().ok() == Some(*ip))
-    };
-    if !trusted(&peer) {
-        return peer;
-    }
-    let forwarded = req
+    let forwarded: Vec<&str> = req
         .headers()
         .get_all("x-forwarded-for")
         .filter_map(|v| v.to_str().ok())
+        .collect();
+    resolve_client_ip(peer, &forwarded, &core.settings.http.trusted_proxies)
+}
+
+/// [`client_ip`] over plain values.
+pub fn resolve_client_ip(
+    peer: std::net::IpAddr,
+    forwarded: &[&str],
+    trusted_proxies: &[String],
+) -> std::net::IpAddr {
+    let trusted =
+        |ip: &std::net::IpAddr| trusted_proxies.iter().any(|t| t.parse().ok() == Some(*ip));
+    if !trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<std::net::IpAddr> = forwarded
+        .iter()
         .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse::<std::net::IpAddr>().ok())
-        .collect::<Vec<_>>();
-    forwarded
-        .into_iter()
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    hops.into_iter()
         .rev()
         .find(|ip| !trusted(ip))
         .unwrap_or(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_only_from_trusted_proxies() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let proxies = vec!["10.0.0.5".to_string(), "10.0.0.6".to_string()];
+        // An untrusted peer's header is ignored.
+        assert_eq!(
+            resolve_client_ip(ip("203.0.113.9"), &["1.2.3.4"], &proxies),
+            ip("203.0.113.9")
+        );
+        // Behind trusted proxies: the nearest untrusted hop, not a spoofed first entry.
+        assert_eq!(
+            resolve_client_ip(
+                ip("10.0.0.5"),
+                &["6.6.6.6, 198.51.100.7, 10.0.0.6"],
+                &proxies
+            ),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            resolve_client_ip(ip("10.0.0.5"), &["garbage"], &proxies),
+            ip("10.0.0.5")
+        );
+        assert_eq!(resolve_client_ip(ip("10.0.0.5"), &[], &[]), ip("10.0.0.5"));
+    }
+
+    #[test]
+    fn scopes_in_plain_words() {
+        assert!(describe_scope("email").contains("email address"));
+        assert!(describe_scope("invoices:read").contains("invoices:read"));
+    }
 }
