@@ -194,31 +194,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn unknown_users_cost_about_as_much_as_known_ones() {
-        let hasher = PasswordHasher::new(1);
-        let h = hash_password("s3cret-password").unwrap();
-        // Warm up the dummy hash (made once, lazily); take the fastest of a few runs, so that
-        // other work on the machine does not decide the outcome.
-        hasher.verify("x".into(), None).await;
-        let mut known = std::time::Duration::MAX;
-        let mut unknown = std::time::Duration::MAX;
-        for _ in 0..3 {
-            let t = std::time::Instant::now();
-            hasher
-                .verify("wrong-password".into(), Some(h.clone()))
-                .await;
-            known = known.min(t.elapsed());
-            let t = std::time::Instant::now();
-            hasher.verify("wrong-password".into(), None).await;
-            unknown = unknown.min(t.elapsed());
-        }
-        assert!(
-            unknown * 3 > known && known * 3 > unknown,
-            "known {known:?}, unknown {unknown:?}"
-        );
-    }
-
-    #[tokio::test]
     async fn concurrency_is_bounded() {
         use std::sync::Arc;
         let hasher = Arc::new(PasswordHasher::new(1));
