@@ -11,10 +11,13 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::crypto::kek::Kek;
 use crate::flows::clients::{self, ClientChanges};
+use crate::flows::directory::Directory;
+use crate::flows::sessions::{self, Env};
 use crate::flows::users::{self, UserSpec};
 use crate::flows::{bootstrap, keys};
 use crate::protocol::client_auth::AuthMethod;
 use crate::protocol::jose::Alg;
+use crate::session::SessionStore;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,6 +48,25 @@ pub enum Command {
     /// Manage end-users.
     #[command(subcommand)]
     User(Box<UserCommand>),
+    /// Manage signed-in browser sessions.
+    #[command(subcommand)]
+    Session(SessionCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// List live browser sessions as JSON, newest first.
+    List {
+        /// Only this user's sessions (username or subject).
+        #[arg(long, value_name = "USER")]
+        user: Option<String>,
+    },
+    /// End one session now (by its `sid`); the clients that took part are told through
+    /// back-channel logout.
+    Revoke {
+        #[arg(value_name = "SID")]
+        sid: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,6 +129,10 @@ pub struct ClientArgs {
     /// origins of https redirect URIs are allowed anyway).
     #[arg(long = "web-origin", value_name = "ORIGIN")]
     pub web_origins: Vec<String>,
+    /// Back-channel logout URI: Tessera POSTs a logout token here when a session the client
+    /// took part in ends (absolute http(s) URI; `""` removes it on update).
+    #[arg(long = "backchannel-logout-uri", value_name = "URI")]
+    pub backchannel_logout_uri: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,7 +147,7 @@ pub enum UserCommand {
         #[arg(value_name = "USER")]
         user: String,
     },
-    /// Disable a user: they can no longer log in.
+    /// Disable a user: they can no longer log in, and their sessions end now.
     Disable {
         /// Username or subject.
         #[arg(value_name = "USER")]
@@ -133,8 +159,14 @@ pub enum UserCommand {
         #[arg(value_name = "USER")]
         user: String,
     },
-    /// Delete a user.
+    /// Delete a user (their sessions end first).
     Delete {
+        /// Username or subject.
+        #[arg(value_name = "USER")]
+        user: String,
+    },
+    /// End all of a user's browser sessions (with back-channel logout).
+    Logout {
         /// Username or subject.
         #[arg(value_name = "USER")]
         user: String,
@@ -223,6 +255,7 @@ impl ClientArgs {
             audiences: some_list(self.audiences),
             skip_consent: self.skip_consent,
             web_origins: some_list(self.web_origins),
+            backchannel_logout_uri: self.backchannel_logout_uri,
             secret: self.secret,
         })
     }
@@ -343,14 +376,48 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
                 }
                 UserCommand::List => print_json(&users::list(store)?),
                 UserCommand::Show { user } => print_json(&users::show(store, &user)?),
-                UserCommand::Disable { user } => print_json(&users::disable(store, &user, now)?),
+                UserCommand::Disable { user } => {
+                    let admin = SessionAdmin::open(&o, settings)?;
+                    let env = admin.env(settings);
+                    print_json(&block_on(users::disable(&env, &user, now))??)
+                }
                 UserCommand::Enable { user } => print_json(&users::enable(store, &user, now)?),
                 UserCommand::Delete { user } => {
-                    let gone = users::delete(store, &user)?;
+                    let admin = SessionAdmin::open(&o, settings)?;
+                    let env = admin.env(settings);
+                    let gone = block_on(users::delete(&env, &user, now))??;
                     print_json(&serde_json::json!({"deleted": gone.username}))
+                }
+                UserCommand::Logout { user } => {
+                    let admin = SessionAdmin::open(&o, settings)?;
+                    let env = admin.env(settings);
+                    let (who, ended) = block_on(sessions::logout_user(&env, &user, now))??;
+                    print_json(&serde_json::json!({
+                        "user": who.username,
+                        "sub": who.sub,
+                        "ended": ended,
+                    }))
                 }
                 UserCommand::SetPassword { user, .. } => {
                     print_json(&users::set_password(store, &user, password, now)?)
+                }
+            }
+        }
+        Command::Session(cmd) => {
+            let o = bootstrap::open(settings, now, bootstrap::Role::Command)?;
+            let admin = SessionAdmin::open(&o, settings)?;
+            let env = admin.env(settings);
+            match cmd {
+                SessionCommand::List { user } => {
+                    print_json(&block_on(sessions::list(&env, user.as_deref(), now))??)
+                }
+                SessionCommand::Revoke { sid } => {
+                    let ended = block_on(sessions::revoke(&env, &sid, now))??;
+                    print_json(&serde_json::json!({
+                        "revoked": ended.sid,
+                        "notified": ended.notified,
+                        "deliveries": ended.deliveries,
+                    }))
                 }
             }
         }
@@ -399,6 +466,44 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// What the commands that end sessions need, opened the way a server opens them: the session
+/// store the settings select (SQL or Redis) and the directory of clients and signing keys (for
+/// back-channel logout).
+struct SessionAdmin {
+    store: Arc<crate::storage::Store>,
+    sessions: SessionStore,
+    directory: Directory,
+}
+
+impl SessionAdmin {
+    fn open(o: &bootstrap::Opened, settings: &Settings) -> anyhow::Result<SessionAdmin> {
+        Ok(SessionAdmin {
+            store: o.store.clone(),
+            sessions: SessionStore::from_settings(settings, o.store.clone())?,
+            directory: Directory::load(&o.store, &o.kek)?,
+        })
+    }
+
+    /// A command waits for back-channel deliveries before it exits.
+    fn env<'a>(&'a self, settings: &'a Settings) -> Env<'a> {
+        Env {
+            settings,
+            store: &self.store,
+            sessions: &self.sessions,
+            directory: &self.directory,
+            wait_for_delivery: true,
+        }
+    }
+}
+
+/// Runs an async flow to completion on a one-off runtime.
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> anyhow::Result<T> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(rt.block_on(f))
 }
 
 /// Unix seconds as `YYYY-MM-DD HH:MM:SS` (UTC), or `-`.

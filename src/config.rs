@@ -56,6 +56,16 @@ pub struct Settings {
     pub tokens: TokenSettings,
     pub http: HttpSettings,
     pub sessions: SessionSettings,
+    pub outbound: OutboundSettings,
+}
+
+/// Requests Tessera makes to clients (back-channel logout).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboundSettings {
+    /// Allow loopback, private-network and other non-public addresses (tests and local
+    /// development only).
+    pub allow_private: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -112,6 +122,13 @@ pub struct TokenSettings {
     pub id_token_ttl: u64,
     /// Lifetime of authorization codes, in seconds (at most 60).
     pub code_ttl: u64,
+    /// A refresh token unused for this long expires, in seconds.
+    pub refresh_idle_ttl: u64,
+    /// A grant's refresh tokens end this long after sign-in, however used, in seconds.
+    pub refresh_absolute_ttl: u64,
+    /// Seconds during which the same client re-presenting a just-rotated refresh token gets the
+    /// same successor instead of triggering reuse detection; 0 turns it off.
+    pub refresh_retry_window: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -141,6 +158,7 @@ impl Default for Settings {
             tokens: TokenSettings::default(),
             http: HttpSettings::default(),
             sessions: SessionSettings::default(),
+            outbound: OutboundSettings::default(),
         }
     }
 }
@@ -186,6 +204,9 @@ impl Default for TokenSettings {
             default_audience: String::new(),
             id_token_ttl: 600,
             code_ttl: 60,
+            refresh_idle_ttl: 14 * 86_400,
+            refresh_absolute_ttl: 90 * 86_400,
+            refresh_retry_window: 0,
         }
     }
 }
@@ -238,11 +259,15 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("TESSERA_TRUSTED_PROXIES", "http.trusted_proxies"),
     ("TESSERA_ID_TOKEN_TTL", "tokens.id_token_ttl"),
     ("TESSERA_CODE_TTL", "tokens.code_ttl"),
+    ("TESSERA_REFRESH_IDLE_TTL", "tokens.refresh_idle_ttl"),
+    ("TESSERA_REFRESH_ABSOLUTE_TTL", "tokens.refresh_absolute_ttl"),
+    ("TESSERA_REFRESH_RETRY_WINDOW", "tokens.refresh_retry_window"),
     ("TESSERA_SESSION_LIFETIME", "sessions.lifetime"),
     (
         "TESSERA_INTERACTION_LIFETIME",
         "sessions.interaction_lifetime",
     ),
+    ("TESSERA_OUTBOUND_ALLOW_PRIVATE", "outbound.allow_private"),
 ];
 
 impl Settings {
@@ -322,8 +347,18 @@ impl Settings {
             }
             "tokens.id_token_ttl" => self.tokens.id_token_ttl = num(value)?,
             "tokens.code_ttl" => self.tokens.code_ttl = num(value)?,
+            "tokens.refresh_idle_ttl" => self.tokens.refresh_idle_ttl = num(value)?,
+            "tokens.refresh_absolute_ttl" => self.tokens.refresh_absolute_ttl = num(value)?,
+            "tokens.refresh_retry_window" => self.tokens.refresh_retry_window = num(value)?,
             "sessions.lifetime" => self.sessions.lifetime = num(value)?,
             "sessions.interaction_lifetime" => self.sessions.interaction_lifetime = num(value)?,
+            "outbound.allow_private" => {
+                self.outbound.allow_private = match value.trim() {
+                    "true" | "1" => true,
+                    "false" | "0" | "" => false,
+                    _ => return Err(format!("`{value}` is not true or false")),
+                }
+            }
             other => return Err(format!("unknown setting {other}")),
         }
         Ok(())
@@ -407,6 +442,19 @@ impl Settings {
                 "tokens.code_ttl",
                 "must be between 1 and 60 seconds",
             ));
+        }
+        let t = &self.tokens;
+        if !(60..=366 * 86_400).contains(&t.refresh_idle_ttl) {
+            return Err(ConfigError::new("tokens.refresh_idle_ttl", "must be between 60 seconds and 366 days"));
+        }
+        if !(t.refresh_idle_ttl..=3 * 366 * 86_400).contains(&t.refresh_absolute_ttl) {
+            return Err(ConfigError::new(
+                "tokens.refresh_absolute_ttl",
+                "must be at least tokens.refresh_idle_ttl and at most 3 years",
+            ));
+        }
+        if t.refresh_retry_window > 60 {
+            return Err(ConfigError::new("tokens.refresh_retry_window", "must be between 0 (off) and 60 seconds"));
         }
         if !(60..=30 * 86_400).contains(&self.sessions.lifetime) {
             return Err(ConfigError::new(

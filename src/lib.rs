@@ -9,6 +9,7 @@
 //! * [`storage`] — diesel over PostgreSQL and SQLite; the in-memory directory feeds from it.
 //! * [`session`] — short-lived shared state, in Redis or SQL.
 //! * [`crypto`] — randomness, the key-encryption key, secret hashing, JWS.
+//! * [`outbound`] — the only place that sends requests to other servers (back-channel logout).
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -20,6 +21,7 @@ pub mod config;
 pub mod crypto;
 pub mod flows;
 pub mod http;
+pub mod outbound;
 pub mod protocol;
 pub mod session;
 pub mod startup;

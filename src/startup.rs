@@ -14,7 +14,7 @@ use crate::config::Settings;
 use crate::flows::directory::Directory;
 use crate::flows::{Core, bootstrap, keys};
 use crate::protocol::discovery::ServerMetadata;
-use crate::session::{RedisSessionStore, SessionStore, SqlSessionStore};
+use crate::session::SessionStore;
 
 /// How often expired session rows are purged from SQL.
 const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(60);
@@ -91,14 +91,7 @@ impl Application {
             Ok((opened, directory))
         })
         .await??;
-        let sessions = if settings.redis_url.is_empty() {
-            SessionStore::Sql(SqlSessionStore::new(opened.store.clone()))
-        } else {
-            SessionStore::Redis(Box::new(RedisSessionStore::new(
-                &settings.redis_url,
-                &settings.redis_key_prefix,
-            )?))
-        };
+        let sessions = SessionStore::from_settings(&settings, opened.store.clone())?;
         let password_checks = match settings.sessions.max_concurrent_password_checks {
             0 => std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -158,8 +151,17 @@ fn spawn_background(core: Arc<Core>) {
             {
                 tracing::warn!(error = %e, "purging expired sessions failed");
             }
+            let now = core.clock.now();
+            if let Err(e) = core.store.run(move |s| s.purge_expired_refresh_tokens(now)).await {
+                tracing::warn!(error = %e, "purging expired refresh tokens failed");
+            }
             if let Err(e) = core.store.run(|s| s.purge_expired_grants()).await {
                 tracing::warn!(error = %e, "purging expired code redemptions and revocations failed");
+            }
+            // The session registry keeps ended and expired sessions for a day.
+            let before = core.clock.now() - 86_400;
+            if let Err(e) = core.store.run(move |s| s.purge_browser_sessions(before)).await {
+                tracing::warn!(error = %e, "purging old browser-session records failed");
             }
         }
     });

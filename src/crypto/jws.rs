@@ -106,6 +106,7 @@ pub struct Signer {
     signer: Box<dyn JwsSigner>,
     at_jwt_header: String,
     id_token_header: String,
+    logout_token_header: String,
 }
 
 impl std::fmt::Debug for Signer {
@@ -135,12 +136,18 @@ impl Signer {
             signer,
             at_jwt_header: header("at+jwt"),
             id_token_header: header("JWT"),
+            logout_token_header: header("logout+jwt"),
         })
     }
 
     /// Signs `claims` as an ID token (`typ: JWT`).
     pub fn sign_id_token(&self, claims: &impl Serialize) -> anyhow::Result<String> {
         self.sign_with_header(&self.id_token_header, claims)
+    }
+
+    /// Signs `claims` as a logout token (Back-Channel Logout 1.0 §2.4, `typ: logout+jwt`).
+    pub fn sign_logout_token(&self, claims: &impl Serialize) -> anyhow::Result<String> {
+        self.sign_with_header(&self.logout_token_header, claims)
     }
 
     /// Signs `claims` as an RFC 9068 access token (`typ: at+jwt`).
@@ -325,6 +332,19 @@ mod tests {
             verify_compact(&id, "at+jwt", find),
             Err(VerifyError::WrongType)
         ));
+        let logout = s
+            .sign_logout_token(&serde_json::json!({"sub": "x"}))
+            .unwrap();
+        assert_eq!(
+            verify_compact(&logout, "logout+jwt", find).unwrap()["sub"],
+            "x"
+        );
+        for typ in ["JWT", "at+jwt"] {
+            assert!(matches!(
+                verify_compact(&logout, typ, find),
+                Err(VerifyError::WrongType)
+            ));
+        }
         let mut tampered = at.clone();
         tampered.pop();
         tampered.push(if at.ends_with('A') { 'B' } else { 'A' });

@@ -345,6 +345,8 @@ async fn issue_code(
     user: &User,
     session: &BrowserSession,
 ) -> Result<String, OAuthError> {
+    // Before the code exists: the client must hear of this session's end (back-channel logout).
+    super::sessions::record_client(core, session, req.target.client_id()).await?;
     let code = random::token::<32>().map_err(OAuthError::Server)?;
     let grant = CodeGrant {
         client_id: req.target.client_id().to_string(),

@@ -28,6 +28,8 @@ pub struct ClientChanges {
     pub audiences: Option<Vec<String>>,
     pub skip_consent: Option<bool>,
     pub web_origins: Option<Vec<String>>,
+    /// Back-channel logout URI; `Some("")` removes it (on update).
+    pub backchannel_logout_uri: Option<String>,
     /// A secret chosen by hand (≥ 32 characters); otherwise one is generated.
     pub secret: Option<String>,
 }
@@ -68,6 +70,7 @@ pub struct ClientView {
     pub audiences: Vec<String>,
     pub skip_consent: bool,
     pub web_origins: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     /// Shown exactly once, when generated or set.
@@ -89,6 +92,7 @@ impl ClientView {
             audiences: m.audiences.clone(),
             skip_consent: m.skip_consent,
             web_origins: m.web_origins.clone(),
+            backchannel_logout_uri: m.backchannel_logout_uri.clone(),
             created_at: c.created_at,
             updated_at: c.updated_at,
             client_secret: secret,
@@ -169,6 +173,7 @@ pub fn create(
         audiences: dedup(c.audiences.clone().unwrap_or_default()),
         skip_consent: c.skip_consent.unwrap_or(false),
         web_origins: dedup(c.web_origins.clone().unwrap_or_default()),
+        backchannel_logout_uri: c.backchannel_logout_uri.clone().filter(|u| !u.is_empty()),
     };
     validate_metadata(&metadata).map_err(ClientError::Invalid)?;
     let secret = secret_for(auth_method, c.secret.as_deref())?;
@@ -242,6 +247,9 @@ pub fn update(
     }
     if let Some(v) = c.web_origins {
         m.web_origins = dedup(v);
+    }
+    if let Some(v) = c.backchannel_logout_uri {
+        m.backchannel_logout_uri = (!v.is_empty()).then_some(v);
     }
     validate_metadata(m).map_err(ClientError::Invalid)?;
     let now_public = m.auth_method == AuthMethod::None;

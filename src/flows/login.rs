@@ -162,6 +162,7 @@ async fn try_submit(
     browser::destroy(core, &session).await?;
     let now = core.clock.now();
     let fresh: BrowserSession = browser::create(core, Some((&user.id, now))).await?;
+    super::sessions::register(core, &fresh).await?;
     interaction.browser = fresh.key.clone();
     interaction.logged_in = true;
     tracing::info!(target: "tessera::security", event = "login", sub = %user.id, "user signed in");

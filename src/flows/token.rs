@@ -36,6 +36,8 @@ pub struct TokenResponse {
     pub scope: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
 
 /// Handles one token request: `authorization` is the raw `Authorization` header, `body` the
@@ -53,6 +55,11 @@ pub async fn token(
         TokenRequest::ClientCredentials { scope, resources } => {
             client_credentials_grant(core, &client, scope, &resources)?
         }
+        TokenRequest::RefreshToken {
+            refresh_token,
+            scope,
+            resources,
+        } => super::refresh::refresh_grant(core, &client, &refresh_token, scope, &resources).await?,
         TokenRequest::AuthorizationCode {
             code,
             redirect_uri,
@@ -102,6 +109,7 @@ fn client_credentials_grant(
         expires_in: ttl,
         scope: claims.scope,
         id_token: None,
+        refresh_token: None,
     })
 }
 
@@ -197,38 +205,60 @@ async fn authorization_code_grant(
             "the authorization code was already used",
         ));
     }
-    let claims = AccessTokenClaims::for_user(
-        core.settings.issuer(),
-        &client.id,
-        &user.id,
-        &scopes,
+    let refresh_token = if scopes.contains("offline_access") && client.allows_grant(GrantType::RefreshToken) {
+        Some(super::refresh::start_family(core, client, &user.id, &grant, &jti, now + ttl).await?)
+    } else {
+        None
+    };
+    let issued = UserTokens {
+        client,
+        user: &user,
+        scopes: &scopes,
         audience,
-        now,
-        ttl,
         jti,
-    );
+        auth_time: grant.auth_time,
+        nonce: grant.nonce.clone(),
+        sid: Some(grant.sid.clone()),
+    };
+    let mut response = issue_user_tokens(core, issued, now)?;
+    response.refresh_token = refresh_token;
+    Ok(response)
+}
+
+/// What user tokens (access token, and ID token when `openid` is granted) are made of.
+pub(crate) struct UserTokens<'a> {
+    pub client: &'a Client,
+    pub user: &'a crate::protocol::user::User,
+    pub scopes: &'a Scopes,
+    pub audience: Vec<String>,
+    pub jti: String,
+    pub auth_time: i64,
+    pub nonce: Option<String>,
+    pub sid: Option<String>,
+}
+
+/// Signs the access token (RFC 9068) and, for `openid`, the ID token.
+pub(crate) fn issue_user_tokens(core: &Core, t: UserTokens<'_>, now: i64) -> Result<TokenResponse, OAuthError> {
+    let ttl = core.settings.tokens.access_token_ttl as i64;
+    let claims = AccessTokenClaims::for_user(core.settings.issuer(), &t.client.id, &t.user.id, t.scopes, t.audience, now, ttl, t.jti);
     let access_token = sign_access_token(core, &claims)?;
-    let id_token = if scopes.contains("openid") {
+    let id_token = if t.scopes.contains("openid") {
         let id_claims = IdTokenClaims {
             iss: core.settings.issuer().to_string(),
-            aud: client.id.clone(),
+            aud: t.client.id.clone(),
             exp: now + core.settings.tokens.id_token_ttl as i64,
             iat: now,
-            auth_time: grant.auth_time,
-            nonce: grant.nonce.clone(),
+            auth_time: t.auth_time,
+            nonce: t.nonce,
             at_hash: jws::at_hash(ID_TOKEN_ALG, &access_token),
-            sid: grant.sid.clone(),
-            user: user_claims(&user, &scopes),
+            sid: t.sid.unwrap_or_default(),
+            user: user_claims(t.user, t.scopes),
         };
         let keys = core.directory.keys();
-        let signer = keys.signer(ID_TOKEN_ALG).ok_or_else(|| {
-            OAuthError::Server(anyhow::anyhow!("no active {ID_TOKEN_ALG} signing key"))
-        })?;
-        Some(
-            signer
-                .sign_id_token(&id_claims)
-                .map_err(OAuthError::Server)?,
-        )
+        let signer = keys
+            .signer(ID_TOKEN_ALG)
+            .ok_or_else(|| OAuthError::Server(anyhow::anyhow!("no active {ID_TOKEN_ALG} signing key")))?;
+        Some(signer.sign_id_token(&id_claims).map_err(OAuthError::Server)?)
     } else {
         None
     };
@@ -238,6 +268,7 @@ async fn authorization_code_grant(
         expires_in: ttl as u64,
         scope: claims.scope,
         id_token,
+        refresh_token: None,
     })
 }
 
@@ -256,7 +287,7 @@ async fn revoke_redemption(core: &Core, first: &Redemption) -> Result<(), OAuthE
 
 /// Finds the client and checks the credentials with the method it registered. Every failure is
 /// the same `invalid_client`, so the answer does not tell which part was wrong.
-fn authenticate(core: &Core, presented: &PresentedCredentials) -> Result<Arc<Client>, OAuthError> {
+pub(crate) fn authenticate(core: &Core, presented: &PresentedCredentials) -> Result<Arc<Client>, OAuthError> {
     let client = core
         .directory
         .client(&presented.client_id)
@@ -280,7 +311,7 @@ fn authenticate(core: &Core, presented: &PresentedCredentials) -> Result<Arc<Cli
     }
 }
 
-fn sign_access_token(core: &Core, claims: &AccessTokenClaims) -> Result<String, OAuthError> {
+pub(crate) fn sign_access_token(core: &Core, claims: &AccessTokenClaims) -> Result<String, OAuthError> {
     let keys = core.directory.keys();
     let alg = core.settings.access_token_alg();
     let signer = keys

@@ -53,7 +53,7 @@ pub async fn userinfo(core: &Core, bearer: Option<&str>) -> Result<Map<String, V
         .to_string();
     let revoked = core
         .store
-        .run(move |s| s.is_revoked(&jti))
+        .run(move |s| s.is_access_token_revoked(&jti))
         .await
         .map_err(super::storage_error)?;
     if revoked {

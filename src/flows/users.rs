@@ -162,14 +162,29 @@ fn set_disabled(
     store
         .set_user_disabled(&user.id, disabled, now)
         .map_err(not_found_as(username_or_id))?;
+    if disabled {
+        // An administrator's act: every refresh token of the user ends now.
+        store.revoke_families_of_user(&user.id, now)?;
+    }
     user.disabled = disabled;
     user.updated_at = now;
     Ok(UserView::of(&user))
 }
 
-/// Disables a user: they can no longer log in. Idempotent.
-pub fn disable(store: &Store, username_or_id: &str, now: i64) -> Result<UserView, UserError> {
-    set_disabled(store, username_or_id, true, now)
+/// Disables a user: they can no longer log in, and their sessions end at once (with
+/// back-channel logout). Idempotent.
+pub async fn disable(
+    env: &super::sessions::Env<'_>,
+    username_or_id: &str,
+    now: i64,
+) -> Result<UserView, UserError> {
+    let who = username_or_id.to_string();
+    let view = env
+        .store
+        .run(move |s| Ok(set_disabled(s, &who, true, now)))
+        .await??;
+    super::sessions::end_all_for_user(env, &view.sub, now).await?;
+    Ok(view)
 }
 
 /// Enables a disabled user again. Idempotent.
@@ -177,12 +192,20 @@ pub fn enable(store: &Store, username_or_id: &str, now: i64) -> Result<UserView,
     set_disabled(store, username_or_id, false, now)
 }
 
-/// Deletes a user; returns what they were.
-pub fn delete(store: &Store, username_or_id: &str) -> Result<UserView, UserError> {
-    let user = find(store, username_or_id)?;
-    store
-        .delete_user(&user.id)
-        .map_err(not_found_as(username_or_id))?;
+/// Deletes a user, ending their sessions first (the deletion removes the session registry rows
+/// that ending needs); returns what they were.
+pub async fn delete(
+    env: &super::sessions::Env<'_>,
+    username_or_id: &str,
+    now: i64,
+) -> Result<UserView, UserError> {
+    let who = username_or_id.to_string();
+    let user = env.store.run(move |s| Ok(find(s, &who))).await??;
+    super::sessions::end_all_for_user(env, &user.id, now).await?;
+    let (id, who) = (user.id.clone(), username_or_id.to_string());
+    env.store
+        .run(move |s| Ok(s.delete_user(&id).map_err(not_found_as(&who))))
+        .await??;
     Ok(UserView::of(&user))
 }
 
@@ -225,9 +248,22 @@ mod tests {
         }
     }
 
-    #[test]
-    fn create_find_and_change() {
+    #[tokio::test]
+    async fn create_find_and_change() {
         let (_dir, s) = store();
+        let s = std::sync::Arc::new(s);
+        let settings = crate::config::Settings::default();
+        let sessions =
+            crate::session::SessionStore::Sql(crate::session::SqlSessionStore::new(s.clone()));
+        let kek = crate::crypto::kek::Kek::generate().unwrap();
+        let directory = crate::flows::directory::Directory::load(&s, &kek).unwrap();
+        let env = crate::flows::sessions::Env {
+            settings: &settings,
+            store: &s,
+            sessions: &sessions,
+            directory: &directory,
+            wait_for_delivery: true,
+        };
         let v = create(&s, spec("  Alice "), "password1", 100).unwrap();
         assert_eq!(v.username, "alice");
         let sub = uuid::Uuid::try_parse(&v.sub).unwrap();
@@ -248,7 +284,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
 
-        let d = disable(&s, "alice", 200).unwrap();
+        let d = disable(&env, "alice", 200).await.unwrap();
         assert!(d.disabled && d.updated_at == 200);
         assert!(show(&s, "alice").unwrap().disabled);
         assert!(!enable(&s, "alice", 201).unwrap().disabled);
@@ -262,8 +298,11 @@ mod tests {
             Err(UserError::Invalid(_))
         ));
 
-        assert_eq!(delete(&s, "alice").unwrap().sub, v.sub);
-        assert!(matches!(delete(&s, "alice"), Err(UserError::NotFound(_))));
+        assert_eq!(delete(&env, "alice", 400).await.unwrap().sub, v.sub);
+        assert!(matches!(
+            delete(&env, "alice", 401).await,
+            Err(UserError::NotFound(_))
+        ));
         assert!(list(&s).unwrap().is_empty());
     }
 

@@ -10,7 +10,7 @@ pub mod pages;
 use actix_web::{HttpResponse, web};
 
 use crate::protocol::discovery::paths;
-use endpoints::{assets, authorize, discovery, health, token, userinfo};
+use endpoints::{assets, authorize, discovery, health, revoke, token, userinfo};
 
 /// Every route, one line per endpoint.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -30,6 +30,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(options().to(cors::preflight))
             .default_service(web::to(token::method_not_allowed)),
     )
+    .route(paths::REVOKE, web::post().to(revoke::revoke))
+    .route(paths::REVOKE, options().to(cors::preflight))
+    .route(paths::INTROSPECT, web::post().to(revoke::introspect))
     .route(paths::AUTHORIZE, web::get().to(authorize::get))
     .route(paths::AUTHORIZE, web::post().to(authorize::post))
     .route(paths::USERINFO, web::get().to(userinfo::get))
@@ -39,6 +42,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route(paths::LOGIN, web::post().to(pages::login::submit))
     .route(paths::CONSENT, web::get().to(pages::consent::show))
     .route(paths::CONSENT, web::post().to(pages::consent::submit))
+    .route(paths::END_SESSION, web::get().to(pages::logout::get))
+    .route(paths::END_SESSION, web::post().to(pages::logout::post))
     .route("/static/tessera.css", web::get().to(assets::css))
     .route("/static/form_post.js", web::get().to(assets::form_post_js))
     .route("/healthz", web::get().to(health::healthz))

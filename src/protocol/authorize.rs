@@ -246,7 +246,12 @@ impl AuthorizationRequest {
             Some(s) => Scopes::from_param(s)?,
             None => Scopes::default(),
         };
-        let allowed = |s: &str| STANDARD_SCOPES.contains(&s) || client.metadata.scopes.contains(s);
+        // offline_access (OIDC Core §11) only for clients allowed refresh tokens.
+        let allowed = |s: &str| {
+            STANDARD_SCOPES.contains(&s)
+                || client.metadata.scopes.contains(s)
+                || (s == "offline_access" && client.allows_grant(GrantType::RefreshToken))
+        };
         if !scopes.iter().all(allowed) {
             return Err(OAuthError::invalid_scope(
                 "a requested scope is not allowed for this client",
@@ -348,6 +353,7 @@ mod tests {
                 audiences: vec![],
                 skip_consent: false,
                 web_origins: vec![],
+                backchannel_logout_uri: None,
             },
             created_at: 0,
             updated_at: 0,

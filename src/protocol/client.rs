@@ -49,6 +49,9 @@ pub struct ClientMetadata {
     /// Browser origins allowed to call the token and userinfo endpoints (CORS), besides the
     /// origins of the redirect URIs.
     pub web_origins: Vec<String>,
+    /// Where Tessera POSTs a logout token when a session this client took part in ends
+    /// (OpenID Connect Back-Channel Logout 1.0 §2.2).
+    pub backchannel_logout_uri: Option<String>,
 }
 
 /// A registered client as the server holds it.
@@ -118,6 +121,35 @@ pub fn validate_web_origin(origin: &str) -> Result<(), String> {
     if origin.starts_with("http://") {
         super::redirect_uri::validate_registration(&format!("{origin}/"))
             .map_err(|_| format!("web origin `{origin}`: plain http only on a loopback IP"))?;
+    }
+    Ok(())
+}
+
+/// A back-channel logout URI (Back-Channel Logout 1.0 §2.2): an absolute http(s) URI with a
+/// host, without fragment or user information. Where it may point (public addresses only,
+/// unless allowed) is enforced when Tessera calls it (`outbound`), not here.
+pub fn validate_backchannel_logout_uri(uri: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("backchannel_logout_uri: {why}"));
+    if uri.len() > super::redirect_uri::MAX_REDIRECT_URI {
+        return bad("too long");
+    }
+    if uri.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return bad("contains white space or control characters");
+    }
+    if uri.contains('#') {
+        return bad("must not contain a fragment");
+    }
+    let Ok(u) = url::Url::parse(uri) else {
+        return bad("not an absolute URI");
+    };
+    if !matches!(u.scheme(), "http" | "https") {
+        return bad("must be http or https");
+    }
+    if u.host().is_none() {
+        return bad("needs a host");
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return bad("must not contain user information");
     }
     Ok(())
 }
@@ -197,6 +229,9 @@ pub fn validate_metadata(m: &ClientMetadata) -> Result<(), String> {
     for o in &m.web_origins {
         validate_web_origin(o)?;
     }
+    if let Some(uri) = &m.backchannel_logout_uri {
+        validate_backchannel_logout_uri(uri)?;
+    }
     for aud in &m.audiences {
         if aud.is_empty()
             || aud.len() > 512
@@ -233,6 +268,7 @@ mod tests {
             audiences: vec!["https://api.example.com".into()],
             skip_consent: false,
             web_origins: vec![],
+            backchannel_logout_uri: None,
         }
     }
 
@@ -312,5 +348,30 @@ mod tests {
         let mut m = meta();
         m.audiences = vec!["has space".into()];
         assert!(validate_metadata(&m).is_err());
+    }
+
+    #[test]
+    fn backchannel_logout_uris() {
+        for ok in [
+            "https://rp.example.com/backchannel",
+            "https://rp.example.com:8443/bc?tenant=1",
+            "http://127.0.0.1:9000/bc",
+            "http://rp.internal/bc",
+        ] {
+            let mut m = meta();
+            m.backchannel_logout_uri = Some(ok.into());
+            validate_metadata(&m).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "",
+            "/bc",
+            "https://rp.example.com/bc#frag",
+            "javascript:alert(1)",
+            "ftp://rp.example.com/bc",
+            "https://u:p@rp.example.com/bc",
+            "https://rp.example.com/b c",
+        ] {
+            assert!(validate_backchannel_logout_uri(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,8 +1,8 @@
 //! Authorization server metadata: OpenID Connect Discovery 1.0 §3 and RFC 8414 §2.
 //!
 //! Both documents are built from one value so they cannot disagree, and list only what this
-//! server actually implements. Fields for capabilities that do not exist yet (revocation,
-//! introspection, logout, registration) are absent rather than promised.
+//! server actually implements. Fields for capabilities that do not exist yet are absent rather
+//! than promised.
 
 use serde::Serialize;
 
@@ -14,8 +14,11 @@ pub mod paths {
     pub const JWKS: &str = "/oauth2/jwks";
     pub const AUTHORIZE: &str = "/oauth2/authorize";
     pub const USERINFO: &str = "/oauth2/userinfo";
+    pub const REVOKE: &str = "/oauth2/revoke";
+    pub const INTROSPECT: &str = "/oauth2/introspect";
     pub const LOGIN: &str = "/login";
     pub const CONSENT: &str = "/consent";
+    pub const END_SESSION: &str = "/oauth2/logout";
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -24,7 +27,10 @@ pub struct ServerMetadata {
     pub authorization_endpoint: String,
     pub token_endpoint: String,
     pub userinfo_endpoint: String,
+    pub revocation_endpoint: String,
+    pub introspection_endpoint: String,
     pub jwks_uri: String,
+    pub end_session_endpoint: String,
     pub scopes_supported: Vec<&'static str>,
     pub response_types_supported: Vec<&'static str>,
     pub response_modes_supported: Vec<&'static str>,
@@ -32,6 +38,8 @@ pub struct ServerMetadata {
     pub subject_types_supported: Vec<&'static str>,
     pub id_token_signing_alg_values_supported: Vec<&'static str>,
     pub token_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub revocation_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub introspection_endpoint_auth_methods_supported: Vec<&'static str>,
     pub code_challenge_methods_supported: Vec<&'static str>,
     pub claims_supported: Vec<&'static str>,
     pub prompt_values_supported: Vec<&'static str>,
@@ -39,6 +47,8 @@ pub struct ServerMetadata {
     pub request_parameter_supported: bool,
     pub request_uri_parameter_supported: bool,
     pub claims_parameter_supported: bool,
+    pub backchannel_logout_supported: bool,
+    pub backchannel_logout_session_supported: bool,
 }
 
 impl ServerMetadata {
@@ -48,11 +58,14 @@ impl ServerMetadata {
             authorization_endpoint: format!("{issuer}{}", paths::AUTHORIZE),
             token_endpoint: format!("{issuer}{}", paths::TOKEN),
             userinfo_endpoint: format!("{issuer}{}", paths::USERINFO),
+            revocation_endpoint: format!("{issuer}{}", paths::REVOKE),
+            introspection_endpoint: format!("{issuer}{}", paths::INTROSPECT),
             jwks_uri: format!("{issuer}{}", paths::JWKS),
-            scopes_supported: vec!["openid", "profile", "email"],
+            end_session_endpoint: format!("{issuer}{}", paths::END_SESSION),
+            scopes_supported: vec!["openid", "profile", "email", "offline_access"],
             response_types_supported: vec!["code"],
             response_modes_supported: vec!["query", "form_post"],
-            grant_types_supported: vec!["authorization_code", "client_credentials"],
+            grant_types_supported: vec!["authorization_code", "client_credentials", "refresh_token"],
             subject_types_supported: vec!["public"],
             id_token_signing_alg_values_supported: vec!["RS256"],
             token_endpoint_auth_methods_supported: vec![
@@ -60,6 +73,8 @@ impl ServerMetadata {
                 "client_secret_post",
                 "none",
             ],
+            revocation_endpoint_auth_methods_supported: vec!["client_secret_basic", "client_secret_post", "none"],
+            introspection_endpoint_auth_methods_supported: vec!["client_secret_basic", "client_secret_post"],
             code_challenge_methods_supported: vec!["S256"],
             claims_supported: vec![
                 "sub",
@@ -84,6 +99,8 @@ impl ServerMetadata {
             request_parameter_supported: false,
             request_uri_parameter_supported: false,
             claims_parameter_supported: false,
+            backchannel_logout_supported: true,
+            backchannel_logout_session_supported: true,
         }
     }
 }
@@ -107,6 +124,12 @@ mod tests {
             serde_json::json!(["S256"])
         );
         assert_eq!(v["authorization_response_iss_parameter_supported"], true);
-        assert!(v.get("revocation_endpoint").is_none());
+        assert_eq!(
+            v["end_session_endpoint"],
+            "https://id.example/tenant/oauth2/logout"
+        );
+        assert_eq!(v["backchannel_logout_supported"], true);
+        assert_eq!(v["backchannel_logout_session_supported"], true);
+        assert_eq!(v["revocation_endpoint"], "https://id.example/tenant/oauth2/revoke");
     }
 }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod grants;
 pub mod interaction;
 pub mod jose;
+pub mod logout;
 pub mod params;
 pub mod pkce;
 pub mod redirect_uri;

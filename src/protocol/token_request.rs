@@ -15,6 +15,12 @@ pub enum TokenRequest {
         scope: Option<Scopes>,
         resources: Vec<String>,
     },
+    /// RFC 6749 §6.
+    RefreshToken {
+        refresh_token: String,
+        scope: Option<Scopes>,
+        resources: Vec<String>,
+    },
     /// RFC 6749 §4.1.3, RFC 7636 §4.5.
     AuthorizationCode {
         code: String,
@@ -31,6 +37,11 @@ impl TokenRequest {
         let grant_type = params.require("grant_type")?;
         match grant_type {
             "client_credentials" => Ok(TokenRequest::ClientCredentials {
+                scope: params.get("scope").map(Scopes::from_param).transpose()?,
+                resources: params.all("resource").map(str::to_string).collect(),
+            }),
+            "refresh_token" => Ok(TokenRequest::RefreshToken {
+                refresh_token: params.require("refresh_token")?.to_string(),
                 scope: params.get("scope").map(Scopes::from_param).transpose()?,
                 resources: params.all("resource").map(str::to_string).collect(),
             }),
@@ -84,7 +95,6 @@ mod tests {
         );
         for g in [
             "password",
-            "refresh_token",
             "implicit",
             "urn:x",
             "CLIENT_CREDENTIALS",

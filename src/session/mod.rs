@@ -55,6 +55,22 @@ pub enum SessionStore {
 }
 
 impl SessionStore {
+    /// The store the settings select: Redis when `redis_url` is set, the SQL database otherwise.
+    /// Servers and CLI commands build it the same way, so both see the same sessions.
+    pub fn from_settings(
+        settings: &crate::config::Settings,
+        store: std::sync::Arc<crate::storage::Store>,
+    ) -> anyhow::Result<SessionStore> {
+        Ok(if settings.redis_url.is_empty() {
+            SessionStore::Sql(SqlSessionStore::new(store))
+        } else {
+            SessionStore::Redis(Box::new(RedisSessionStore::new(
+                &settings.redis_url,
+                &settings.redis_key_prefix,
+            )?))
+        })
+    }
+
     /// Stores `value` under `key`, replacing any previous value, for `ttl`.
     pub async fn set(
         &self,

@@ -27,8 +27,8 @@ tiers!(
 );
 
 pub const PASSWORD: &str = "correct horse battery staple";
-const CB: &str = "https://app.example.com/cb";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CB: &str = "https://app.example.com/cb";
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 pub struct Fixture {
@@ -41,6 +41,15 @@ pub struct Fixture {
 
 /// A deployment with user `ada` and a confidential client `web` (redirect `CB`), started.
 pub async fn fixture(backend: Backend, extra_client_args: &[&str]) -> Fixture {
+    fixture_with(backend, extra_client_args, |_| {}).await
+}
+
+/// [`fixture`] with the server's settings tweaked.
+pub async fn fixture_with(
+    backend: Backend,
+    extra_client_args: &[&str],
+    tweak: impl FnOnce(&mut tessera::config::Settings),
+) -> Fixture {
     let d = Deployment::new(backend);
     let out = d
         .cli_stdin(
@@ -79,7 +88,7 @@ pub async fn fixture(backend: Backend, extra_client_args: &[&str]) -> Fixture {
     ];
     args.extend_from_slice(extra_client_args);
     let (client_id, secret) = d.create_client(&args).await;
-    let app = d.start().await;
+    let app = d.start_with(tweak).await;
     Fixture {
         sub: user["sub"].as_str().unwrap().to_string(),
         d,
@@ -144,7 +153,7 @@ pub async fn sign_in(b: &mut Browser, app: &TestApp, url: &str) -> String {
     next
 }
 
-async fn redeem(app: &TestApp, id: &str, secret: &str, code: &str, verifier: &str) -> (u16, Value) {
+pub async fn redeem(app: &TestApp, id: &str, secret: &str, code: &str, verifier: &str) -> (u16, Value) {
     let body = format!(
         "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={verifier}",
         crate::helpers::form(CB)
@@ -537,6 +546,25 @@ async fn login_and_consent_pages_refuse_bad_input(backend: Backend) {
         )
         .await;
     assert_status(&cross, 403, "cross-origin post");
+    for headers in [
+        &[("origin", "null")][..],
+        &[("origin", "null"), ("sec-fetch-site", "cross-site")][..],
+        &[("sec-fetch-site", "cross-site")][..],
+    ] {
+        let r = b
+            .post_with(&app.url("/login"), &[("ir", &ir), ("csrf", &csrf), ("username", "ada"), ("password", "x")], headers)
+            .await;
+        assert_status(&r, 403, &format!("{headers:?}"));
+    }
+    // What a browser sends under Referrer-Policy: no-referrer is accepted.
+    let r = b
+        .post_with(
+            &app.url("/login"),
+            &[("ir", &ir), ("csrf", &csrf), ("username", "ada"), ("password", "x")],
+            &[("origin", "null"), ("sec-fetch-site", "same-origin")],
+        )
+        .await;
+    assert_status(&r, 200, "same-origin post with Origin: null");
     let mut stranger = Browser::new();
     let r = stranger
         .post(

@@ -145,6 +145,7 @@ impl Deployment {
         if self.backend == Backend::PgRedis {
             env.push(("TESSERA_DATABASE_URL".into(), s.database_url.clone()));
             env.push(("TESSERA_REDIS_URL".into(), s.redis_url.clone()));
+            env.push(("TESSERA_REDIS_KEY_PREFIX".into(), s.redis_key_prefix.clone()));
             env.push(("TESSERA_KEY_ENCRYPTION_KEY".into(), self.kek.clone()));
         }
         env
@@ -152,10 +153,18 @@ impl Deployment {
 
     /// Runs the `tessera` binary against this deployment.
     pub async fn cli(&self, args: &[&str]) -> Output {
+        self.cli_with_env(args, &[]).await
+    }
+
+    /// [`Deployment::cli`] with extra environment variables.
+    pub async fn cli_with_env(&self, args: &[&str], extra: &[(&str, &str)]) -> Output {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
         cmd.args(args).current_dir(self.dir.path()).env_clear();
         cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
         for (k, v) in self.cli_env() {
+            cmd.env(k, v);
+        }
+        for (k, v) in extra {
             cmd.env(k, v);
         }
         tokio::time::timeout(Duration::from_secs(60), cmd.output())

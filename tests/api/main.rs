@@ -32,9 +32,12 @@ macro_rules! tiers {
 
 mod authorize;
 mod browser;
+mod chromium;
 mod cli;
 mod discovery;
 mod keys;
+mod logout;
+mod refresh;
 mod sessions;
 mod startup;
 mod token;

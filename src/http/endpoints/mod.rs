@@ -2,5 +2,6 @@ pub mod assets;
 pub mod authorize;
 pub mod discovery;
 pub mod health;
+pub mod revoke;
 pub mod token;
 pub mod userinfo;

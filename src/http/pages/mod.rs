@@ -4,6 +4,7 @@
 
 pub mod consent;
 pub mod login;
+pub mod logout;
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::StatusCode;
@@ -176,6 +177,9 @@ pub fn same_origin_post(core: &Core, req: &HttpRequest) -> bool {
         return false;
     }
     match h.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        // Under `Referrer-Policy: no-referrer` browsers send `Origin: null` on their own
+        // same-origin form posts; `Sec-Fetch-Site` (set only by the browser) vouches for them.
+        Some("null") => h.get("sec-fetch-site").is_some_and(|v| v == "same-origin"),
         Some(origin) => origin == core.settings.issuer_origin(),
         None => true,
     }

@@ -95,6 +95,7 @@ mod tests {
                 audiences: audiences.iter().map(|s| s.to_string()).collect(),
                 skip_consent: false,
                 web_origins: vec![],
+                backchannel_logout_uri: None,
             },
             created_at: 0,
             updated_at: 0,

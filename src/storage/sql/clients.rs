@@ -25,6 +25,7 @@ struct ClientRow {
     updated_at: i64,
     skip_consent: bool,
     web_origins: String,
+    backchannel_logout_uri: Option<String>,
 }
 
 fn json_list(v: &[String]) -> String {
@@ -58,6 +59,7 @@ impl From<&Client> for ClientRow {
             updated_at: c.updated_at,
             skip_consent: m.skip_consent,
             web_origins: json_list(&m.web_origins),
+            backchannel_logout_uri: m.backchannel_logout_uri.clone(),
         }
     }
 }
@@ -88,6 +90,7 @@ impl TryFrom<ClientRow> for Client {
                 audiences: parse_list("audiences", &r.audiences)?,
                 skip_consent: r.skip_consent,
                 web_origins: parse_list("web_origins", &r.web_origins)?,
+                backchannel_logout_uri: r.backchannel_logout_uri,
             },
             id: r.id,
             secret_hash: r.secret_hash,
@@ -148,6 +151,7 @@ impl Store {
                         clients::updated_at.eq(row.updated_at),
                         clients::skip_consent.eq(row.skip_consent),
                         clients::web_origins.eq(&row.web_origins),
+                        clients::backchannel_logout_uri.eq(&row.backchannel_logout_uri),
                     ))
                     .execute(c)?;
                 if n == 0 {

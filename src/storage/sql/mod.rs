@@ -1,9 +1,11 @@
 //! diesel over PostgreSQL and SQLite from one code base (`#[derive(MultiConnection)]`), an r2d2
 //! pool, and migrations embedded per backend.
 
+mod browser_sessions;
 mod clients;
 mod grants;
 mod keys;
+mod refresh;
 pub mod schema;
 mod secrets;
 mod sessions;
@@ -20,7 +22,9 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use super::{Revisions, StorageError, StorageResult};
 use crate::config::DatabaseTarget;
 
+pub use browser_sessions::{BrowserSessionRecord, SessionListing};
 pub use grants::Redemption;
+pub use refresh::{Family, NewRefreshToken, RefreshInfo, Rotation};
 pub use sessions::SqlSessionStore;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");

@@ -23,6 +23,7 @@ diesel::table! {
         updated_at -> BigInt,
         skip_consent -> Bool,
         web_origins -> Text,
+        backchannel_logout_uri -> Nullable<Text>,
     }
 }
 
@@ -108,6 +109,60 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    token_families (id) {
+        id -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        scope -> Text,
+        sid -> Nullable<Text>,
+        auth_time -> BigInt,
+        created_at -> BigInt,
+        absolute_expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Text,
+        family_id -> Text,
+        state -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        rotated_at -> Nullable<BigInt>,
+        successor_sealed -> Nullable<Binary>,
+    }
+}
+
+diesel::table! {
+    family_access_tokens (jti) {
+        jti -> Text,
+        family_id -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    browser_sessions (sid) {
+        sid -> Text,
+        store_key -> Text,
+        user_id -> Text,
+        auth_time -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        ended_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    session_clients (sid, client_id) {
+        sid -> Text,
+        client_id -> Text,
+    }
+}
+
+diesel::joinable!(refresh_tokens -> token_families (family_id));
 diesel::joinable!(consents -> users (user_id));
 diesel::joinable!(consents -> clients (client_id));
-diesel::allow_tables_to_appear_in_same_query!(clients, users, consents);
+diesel::allow_tables_to_appear_in_same_query!(clients, users, consents, token_families, refresh_tokens, family_access_tokens, browser_sessions, session_clients);
