@@ -260,8 +260,14 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("TESSERA_ID_TOKEN_TTL", "tokens.id_token_ttl"),
     ("TESSERA_CODE_TTL", "tokens.code_ttl"),
     ("TESSERA_REFRESH_IDLE_TTL", "tokens.refresh_idle_ttl"),
-    ("TESSERA_REFRESH_ABSOLUTE_TTL", "tokens.refresh_absolute_ttl"),
-    ("TESSERA_REFRESH_RETRY_WINDOW", "tokens.refresh_retry_window"),
+    (
+        "TESSERA_REFRESH_ABSOLUTE_TTL",
+        "tokens.refresh_absolute_ttl",
+    ),
+    (
+        "TESSERA_REFRESH_RETRY_WINDOW",
+        "tokens.refresh_retry_window",
+    ),
     ("TESSERA_SESSION_LIFETIME", "sessions.lifetime"),
     (
         "TESSERA_INTERACTION_LIFETIME",
@@ -445,7 +451,10 @@ impl Settings {
         }
         let t = &self.tokens;
         if !(60..=366 * 86_400).contains(&t.refresh_idle_ttl) {
-            return Err(ConfigError::new("tokens.refresh_idle_ttl", "must be between 60 seconds and 366 days"));
+            return Err(ConfigError::new(
+                "tokens.refresh_idle_ttl",
+                "must be between 60 seconds and 366 days",
+            ));
         }
         if !(t.refresh_idle_ttl..=3 * 366 * 86_400).contains(&t.refresh_absolute_ttl) {
             return Err(ConfigError::new(
@@ -454,7 +463,10 @@ impl Settings {
             ));
         }
         if t.refresh_retry_window > 60 {
-            return Err(ConfigError::new("tokens.refresh_retry_window", "must be between 0 (off) and 60 seconds"));
+            return Err(ConfigError::new(
+                "tokens.refresh_retry_window",
+                "must be between 0 (off) and 60 seconds",
+            ));
         }
         if !(60..=30 * 86_400).contains(&self.sessions.lifetime) {
             return Err(ConfigError::new(

@@ -152,7 +152,11 @@ fn spawn_background(core: Arc<Core>) {
                 tracing::warn!(error = %e, "purging expired sessions failed");
             }
             let now = core.clock.now();
-            if let Err(e) = core.store.run(move |s| s.purge_expired_refresh_tokens(now)).await {
+            if let Err(e) = core
+                .store
+                .run(move |s| s.purge_expired_refresh_tokens(now))
+                .await
+            {
                 tracing::warn!(error = %e, "purging expired refresh tokens failed");
             }
             if let Err(e) = core.store.run(|s| s.purge_expired_grants()).await {
@@ -160,7 +164,11 @@ fn spawn_background(core: Arc<Core>) {
             }
             // The session registry keeps ended and expired sessions for a day.
             let before = core.clock.now() - 86_400;
-            if let Err(e) = core.store.run(move |s| s.purge_browser_sessions(before)).await {
+            if let Err(e) = core
+                .store
+                .run(move |s| s.purge_browser_sessions(before))
+                .await
+            {
                 tracing::warn!(error = %e, "purging old browser-session records failed");
             }
         }

@@ -16,11 +16,18 @@ use crate::protocol::client::Client;
 use crate::protocol::client_auth::{self, AuthMethod};
 use crate::protocol::params::Params;
 
-pub async fn introspect(core: &Core, authorization: Option<&[u8]>, body: &[u8]) -> Result<(Value, Arc<Client>), OAuthError> {
+pub async fn introspect(
+    core: &Core,
+    authorization: Option<&[u8]>,
+    body: &[u8],
+) -> Result<(Value, Arc<Client>), OAuthError> {
     let params = Params::parse(body, &[])?;
     let presented = client_auth::presented(authorization, &params)?;
     if presented.method == AuthMethod::None {
-        return Err(OAuthError::invalid_client("introspection requires client authentication", false));
+        return Err(OAuthError::invalid_client(
+            "introspection requires client authentication",
+            false,
+        ));
     }
     let client = authenticate(core, &presented)?;
     let token = params.require("token")?;
@@ -31,10 +38,23 @@ pub async fn introspect(core: &Core, authorization: Option<&[u8]>, body: &[u8]) 
     Ok((answer.unwrap_or_else(|| json!({"active": false})), client))
 }
 
-async fn access_token(core: &Core, claims: Map<String, Value>) -> Result<Option<Value>, OAuthError> {
+async fn access_token(
+    core: &Core,
+    claims: Map<String, Value>,
+) -> Result<Option<Value>, OAuthError> {
     let now = core.clock.now();
-    let str_claim = |k: &str| claims.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-    if claims.get("exp").and_then(Value::as_i64).is_none_or(|exp| exp <= now) {
+    let str_claim = |k: &str| {
+        claims
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    if claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .is_none_or(|exp| exp <= now)
+    {
         return Ok(None);
     }
     let (client_id, sub, jti) = (str_claim("client_id"), str_claim("sub"), str_claim("jti"));
@@ -42,7 +62,12 @@ async fn access_token(core: &Core, claims: Map<String, Value>) -> Result<Option<
         return Ok(None);
     }
     let j = jti.clone();
-    if core.store.run(move |s| s.is_access_token_revoked(&j)).await.map_err(super::storage_error)? {
+    if core
+        .store
+        .run(move |s| s.is_access_token_revoked(&j))
+        .await
+        .map_err(super::storage_error)?
+    {
         return Ok(None);
     }
     if sub != client_id && load_active_user(core, &sub).await?.is_none() {
@@ -50,7 +75,16 @@ async fn access_token(core: &Core, claims: Map<String, Value>) -> Result<Option<
     }
     let mut out = Map::new();
     out.insert("active".into(), Value::Bool(true));
-    for k in ["scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti"] {
+    for k in [
+        "scope",
+        "client_id",
+        "sub",
+        "aud",
+        "iss",
+        "exp",
+        "iat",
+        "jti",
+    ] {
         if let Some(v) = claims.get(k) {
             out.insert(k.into(), v.clone());
         }
@@ -59,12 +93,21 @@ async fn access_token(core: &Core, claims: Map<String, Value>) -> Result<Option<
     Ok(Some(Value::Object(out)))
 }
 
-async fn refresh_token(core: &Core, client: &Client, token: &str) -> Result<Option<Value>, OAuthError> {
+async fn refresh_token(
+    core: &Core,
+    client: &Client,
+    token: &str,
+) -> Result<Option<Value>, OAuthError> {
     if token.len() > 128 {
         return Ok(None);
     }
     let hash = code_key(token);
-    let Some(info) = core.store.run(move |s| s.find_refresh_token(&hash)).await.map_err(super::storage_error)? else {
+    let Some(info) = core
+        .store
+        .run(move |s| s.find_refresh_token(&hash))
+        .await
+        .map_err(super::storage_error)?
+    else {
         return Ok(None);
     };
     let now = core.clock.now();

@@ -71,7 +71,9 @@ pub async fn refresh_grant(
     resources: &[String],
 ) -> Result<TokenResponse, OAuthError> {
     if !client.allows_grant(GrantType::RefreshToken) {
-        return Err(OAuthError::unauthorized_client("the client is not allowed the refresh_token grant"));
+        return Err(OAuthError::unauthorized_client(
+            "the client is not allowed the refresh_token grant",
+        ));
     }
     if presented.len() > MAX_TOKEN {
         return Err(OAuthError::invalid_grant("invalid refresh token"));
@@ -79,19 +81,26 @@ pub async fn refresh_grant(
     let hash = code_key(presented);
     // Scope may narrow, never widen (checked before anything changes).
     let h = hash.clone();
-    let known = core.store.run(move |s| s.find_refresh_token(&h)).await.map_err(super::storage_error)?;
+    let known = core
+        .store
+        .run(move |s| s.find_refresh_token(&h))
+        .await
+        .map_err(super::storage_error)?;
     let Some(info) = known.filter(|i| i.family.client_id == client.id) else {
         return Err(OAuthError::invalid_grant("invalid refresh token"));
     };
     let granted = Scopes::parse(&info.family.scope).unwrap_or_default();
     let scopes = match scope {
         Some(s) if !s.is_subset_of(&granted) => {
-            return Err(OAuthError::invalid_scope("the requested scope exceeds the original grant"));
+            return Err(OAuthError::invalid_scope(
+                "the requested scope exceeds the original grant",
+            ));
         }
         Some(s) => s,
         None => granted,
     };
-    let audience = client_credentials::audience(client, resources, core.settings.default_audience())?;
+    let audience =
+        client_credentials::audience(client, resources, core.settings.default_audience())?;
 
     let now = core.clock.now();
     let t = &core.settings.tokens;
@@ -102,7 +111,11 @@ pub async fn refresh_grant(
     let next = NewRefreshToken {
         hash: code_key(&plain),
         sealed: if window > 0 {
-            Some(core.kek.seal(&successor_aad(&hash), plain.as_bytes()).map_err(OAuthError::Server)?)
+            Some(
+                core.kek
+                    .seal(&successor_aad(&hash), plain.as_bytes())
+                    .map_err(OAuthError::Server)?,
+            )
         } else {
             None
         },
@@ -127,16 +140,23 @@ pub async fn refresh_grant(
                 family = %family.id,
                 "a rotated refresh token was presented again; the grant is revoked"
             );
-            return Err(OAuthError::invalid_grant("the refresh token was already used; the grant is revoked"));
+            return Err(OAuthError::invalid_grant(
+                "the refresh token was already used; the grant is revoked",
+            ));
         }
         Rotation::Rotated(family) => (family, plain),
-        Rotation::Replay { family, successor_sealed } => {
+        Rotation::Replay {
+            family,
+            successor_sealed,
+        } => {
             let successor = core
                 .kek
                 .open(&successor_aad(&hash), &successor_sealed)
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| OAuthError::Server(anyhow::anyhow!("cannot open the sealed successor token")))?;
+                .ok_or_else(|| {
+                    OAuthError::Server(anyhow::anyhow!("cannot open the sealed successor token"))
+                })?;
             let (fid, j) = (family.id.clone(), jti.clone());
             core.store
                 .run(move |s| s.add_family_access_token(&fid, &j, access_expires_at))

@@ -16,7 +16,11 @@ use crate::protocol::client_auth;
 use crate::protocol::params::Params;
 
 /// `POST /oauth2/revoke`. Returns the authenticated client (for CORS).
-pub async fn revoke(core: &Core, authorization: Option<&[u8]>, body: &[u8]) -> Result<Arc<Client>, OAuthError> {
+pub async fn revoke(
+    core: &Core,
+    authorization: Option<&[u8]>,
+    body: &[u8],
+) -> Result<Arc<Client>, OAuthError> {
     let params = Params::parse(body, &[])?;
     let client = authenticate(core, &client_auth::presented(authorization, &params)?)?;
     let token = params.require("token")?;
@@ -24,7 +28,11 @@ pub async fn revoke(core: &Core, authorization: Option<&[u8]>, body: &[u8]) -> R
     // hint changes nothing.
     if let Some(claims) = own_access_token(core, token) {
         if claims.get("client_id").and_then(Value::as_str) == Some(client.id.as_str()) {
-            let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default().to_string();
+            let jti = claims
+                .get("jti")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
             let now = core.clock.now();
             if !jti.is_empty() && exp > now - super::userinfo::LEEWAY {
@@ -39,10 +47,17 @@ pub async fn revoke(core: &Core, authorization: Option<&[u8]>, body: &[u8]) -> R
     }
     if token.len() <= 128 {
         let hash = code_key(token);
-        let found = core.store.run(move |s| s.find_refresh_token(&hash)).await.map_err(super::storage_error)?;
+        let found = core
+            .store
+            .run(move |s| s.find_refresh_token(&hash))
+            .await
+            .map_err(super::storage_error)?;
         if let Some(info) = found.filter(|i| i.family.client_id == client.id) {
             let (fid, now) = (info.family.id.clone(), core.clock.now());
-            core.store.run(move |s| s.revoke_family(&fid, now)).await.map_err(super::storage_error)?;
+            core.store
+                .run(move |s| s.revoke_family(&fid, now))
+                .await
+                .map_err(super::storage_error)?;
             tracing::info!(target: "tessera::security", event = "refresh_family_revoked", client_id = %client.id, family = %info.family.id, "refresh token revoked");
         }
     }

@@ -59,7 +59,9 @@ pub async fn token(
             refresh_token,
             scope,
             resources,
-        } => super::refresh::refresh_grant(core, &client, &refresh_token, scope, &resources).await?,
+        } => {
+            super::refresh::refresh_grant(core, &client, &refresh_token, scope, &resources).await?
+        }
         TokenRequest::AuthorizationCode {
             code,
             redirect_uri,
@@ -205,7 +207,9 @@ async fn authorization_code_grant(
             "the authorization code was already used",
         ));
     }
-    let refresh_token = if scopes.contains("offline_access") && client.allows_grant(GrantType::RefreshToken) {
+    let refresh_token = if scopes.contains("offline_access")
+        && client.allows_grant(GrantType::RefreshToken)
+    {
         Some(super::refresh::start_family(core, client, &user.id, &grant, &jti, now + ttl).await?)
     } else {
         None
@@ -238,9 +242,22 @@ pub(crate) struct UserTokens<'a> {
 }
 
 /// Signs the access token (RFC 9068) and, for `openid`, the ID token.
-pub(crate) fn issue_user_tokens(core: &Core, t: UserTokens<'_>, now: i64) -> Result<TokenResponse, OAuthError> {
+pub(crate) fn issue_user_tokens(
+    core: &Core,
+    t: UserTokens<'_>,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
     let ttl = core.settings.tokens.access_token_ttl as i64;
-    let claims = AccessTokenClaims::for_user(core.settings.issuer(), &t.client.id, &t.user.id, t.scopes, t.audience, now, ttl, t.jti);
+    let claims = AccessTokenClaims::for_user(
+        core.settings.issuer(),
+        &t.client.id,
+        &t.user.id,
+        t.scopes,
+        t.audience,
+        now,
+        ttl,
+        t.jti,
+    );
     let access_token = sign_access_token(core, &claims)?;
     let id_token = if t.scopes.contains("openid") {
         let id_claims = IdTokenClaims {
@@ -255,10 +272,14 @@ pub(crate) fn issue_user_tokens(core: &Core, t: UserTokens<'_>, now: i64) -> Res
             user: user_claims(t.user, t.scopes),
         };
         let keys = core.directory.keys();
-        let signer = keys
-            .signer(ID_TOKEN_ALG)
-            .ok_or_else(|| OAuthError::Server(anyhow::anyhow!("no active {ID_TOKEN_ALG} signing key")))?;
-        Some(signer.sign_id_token(&id_claims).map_err(OAuthError::Server)?)
+        let signer = keys.signer(ID_TOKEN_ALG).ok_or_else(|| {
+            OAuthError::Server(anyhow::anyhow!("no active {ID_TOKEN_ALG} signing key"))
+        })?;
+        Some(
+            signer
+                .sign_id_token(&id_claims)
+                .map_err(OAuthError::Server)?,
+        )
     } else {
         None
     };
@@ -287,7 +308,10 @@ async fn revoke_redemption(core: &Core, first: &Redemption) -> Result<(), OAuthE
 
 /// Finds the client and checks the credentials with the method it registered. Every failure is
 /// the same `invalid_client`, so the answer does not tell which part was wrong.
-pub(crate) fn authenticate(core: &Core, presented: &PresentedCredentials) -> Result<Arc<Client>, OAuthError> {
+pub(crate) fn authenticate(
+    core: &Core,
+    presented: &PresentedCredentials,
+) -> Result<Arc<Client>, OAuthError> {
     let client = core
         .directory
         .client(&presented.client_id)
@@ -311,7 +335,10 @@ pub(crate) fn authenticate(core: &Core, presented: &PresentedCredentials) -> Res
     }
 }
 
-pub(crate) fn sign_access_token(core: &Core, claims: &AccessTokenClaims) -> Result<String, OAuthError> {
+pub(crate) fn sign_access_token(
+    core: &Core,
+    claims: &AccessTokenClaims,
+) -> Result<String, OAuthError> {
     let keys = core.directory.keys();
     let alg = core.settings.access_token_alg();
     let signer = keys

@@ -65,7 +65,11 @@ impl ServerMetadata {
             scopes_supported: vec!["openid", "profile", "email", "offline_access"],
             response_types_supported: vec!["code"],
             response_modes_supported: vec!["query", "form_post"],
-            grant_types_supported: vec!["authorization_code", "client_credentials", "refresh_token"],
+            grant_types_supported: vec![
+                "authorization_code",
+                "client_credentials",
+                "refresh_token",
+            ],
             subject_types_supported: vec!["public"],
             id_token_signing_alg_values_supported: vec!["RS256"],
             token_endpoint_auth_methods_supported: vec![
@@ -73,8 +77,15 @@ impl ServerMetadata {
                 "client_secret_post",
                 "none",
             ],
-            revocation_endpoint_auth_methods_supported: vec!["client_secret_basic", "client_secret_post", "none"],
-            introspection_endpoint_auth_methods_supported: vec!["client_secret_basic", "client_secret_post"],
+            revocation_endpoint_auth_methods_supported: vec![
+                "client_secret_basic",
+                "client_secret_post",
+                "none",
+            ],
+            introspection_endpoint_auth_methods_supported: vec![
+                "client_secret_basic",
+                "client_secret_post",
+            ],
             code_challenge_methods_supported: vec!["S256"],
             claims_supported: vec![
                 "sub",
@@ -130,6 +141,9 @@ mod tests {
         );
         assert_eq!(v["backchannel_logout_supported"], true);
         assert_eq!(v["backchannel_logout_session_supported"], true);
-        assert_eq!(v["revocation_endpoint"], "https://id.example/tenant/oauth2/revoke");
+        assert_eq!(
+            v["revocation_endpoint"],
+            "https://id.example/tenant/oauth2/revoke"
+        );
     }
 }

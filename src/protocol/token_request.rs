@@ -93,12 +93,7 @@ mod tests {
                 .code(),
             "invalid_request"
         );
-        for g in [
-            "password",
-            "implicit",
-            "urn:x",
-            "CLIENT_CREDENTIALS",
-        ] {
+        for g in ["password", "implicit", "urn:x", "CLIENT_CREDENTIALS"] {
             assert_eq!(
                 parse(&format!("grant_type={g}")).unwrap_err().code(),
                 "unsupported_grant_type",

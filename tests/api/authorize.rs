@@ -153,7 +153,13 @@ pub async fn sign_in(b: &mut Browser, app: &TestApp, url: &str) -> String {
     next
 }
 
-pub async fn redeem(app: &TestApp, id: &str, secret: &str, code: &str, verifier: &str) -> (u16, Value) {
+pub async fn redeem(
+    app: &TestApp,
+    id: &str,
+    secret: &str,
+    code: &str,
+    verifier: &str,
+) -> (u16, Value) {
     let body = format!(
         "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={verifier}",
         crate::helpers::form(CB)
@@ -552,7 +558,16 @@ async fn login_and_consent_pages_refuse_bad_input(backend: Backend) {
         &[("sec-fetch-site", "cross-site")][..],
     ] {
         let r = b
-            .post_with(&app.url("/login"), &[("ir", &ir), ("csrf", &csrf), ("username", "ada"), ("password", "x")], headers)
+            .post_with(
+                &app.url("/login"),
+                &[
+                    ("ir", &ir),
+                    ("csrf", &csrf),
+                    ("username", "ada"),
+                    ("password", "x"),
+                ],
+                headers,
+            )
             .await;
         assert_status(&r, 403, &format!("{headers:?}"));
     }
@@ -560,7 +575,12 @@ async fn login_and_consent_pages_refuse_bad_input(backend: Backend) {
     let r = b
         .post_with(
             &app.url("/login"),
-            &[("ir", &ir), ("csrf", &csrf), ("username", "ada"), ("password", "x")],
+            &[
+                ("ir", &ir),
+                ("csrf", &csrf),
+                ("username", "ada"),
+                ("password", "x"),
+            ],
             &[("origin", "null"), ("sec-fetch-site", "same-origin")],
         )
         .await;

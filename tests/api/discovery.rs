@@ -66,8 +66,14 @@ async fn discovery_documents_agree_and_advertise_only_what_works(backend: Backen
     );
     assert_eq!(oidc["authorization_response_iss_parameter_supported"], true);
     assert_eq!(oidc["request_parameter_supported"], false);
-    assert_eq!(oidc["revocation_endpoint"], format!("{}/oauth2/revoke", app.issuer));
-    assert_eq!(oidc["introspection_endpoint"], format!("{}/oauth2/introspect", app.issuer));
+    assert_eq!(
+        oidc["revocation_endpoint"],
+        format!("{}/oauth2/revoke", app.issuer)
+    );
+    assert_eq!(
+        oidc["introspection_endpoint"],
+        format!("{}/oauth2/introspect", app.issuer)
+    );
     // A real relying-party library accepts the document.
     let parsed: openidconnect::core::CoreProviderMetadata =
         serde_json::from_value(oidc.clone()).expect("openidconnect parses the discovery document");
@@ -77,7 +83,10 @@ async fn discovery_documents_agree_and_advertise_only_what_works(backend: Backen
         serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
     );
     // Nothing advertised that does not exist yet.
-    assert!(oidc.get("registration_endpoint").is_none(), "registration is not implemented");
+    assert!(
+        oidc.get("registration_endpoint").is_none(),
+        "registration is not implemented"
+    );
     // Every advertised endpoint answers.
     let jwks = app
         .http

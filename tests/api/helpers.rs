@@ -145,7 +145,10 @@ impl Deployment {
         if self.backend == Backend::PgRedis {
             env.push(("TESSERA_DATABASE_URL".into(), s.database_url.clone()));
             env.push(("TESSERA_REDIS_URL".into(), s.redis_url.clone()));
-            env.push(("TESSERA_REDIS_KEY_PREFIX".into(), s.redis_key_prefix.clone()));
+            env.push((
+                "TESSERA_REDIS_KEY_PREFIX".into(),
+                s.redis_key_prefix.clone(),
+            ));
             env.push(("TESSERA_KEY_ENCRYPTION_KEY".into(), self.kek.clone()));
         }
         env

@@ -21,11 +21,21 @@ tiers!(
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CB: &str = "https://app.example.com/cb";
-const OFFLINE: &[&str] = &["--grant-type", "authorization_code", "--grant-type", "refresh_token"];
+const OFFLINE: &[&str] = &[
+    "--grant-type",
+    "authorization_code",
+    "--grant-type",
+    "refresh_token",
+];
 
 /// Signs in through the pages and redeems the code; returns the token response.
 async fn tokens(app: &TestApp, secret: &str, scope: &str) -> Value {
-    let back = sign_in(&mut Browser::new(), app, &authorize_url(app, "web", scope, "")).await;
+    let back = sign_in(
+        &mut Browser::new(),
+        app,
+        &authorize_url(app, "web", scope, ""),
+    )
+    .await;
     let code = param(&back, "code").unwrap_or_else(|| panic!("{back}"));
     let r = app
         .token_raw(
@@ -39,13 +49,23 @@ async fn tokens(app: &TestApp, secret: &str, scope: &str) -> Value {
 
 async fn refresh(app: &TestApp, secret: &str, rt: &str, extra: &str) -> (u16, Value) {
     let r = app
-        .token_raw(Some(("web", secret)), &format!("grant_type=refresh_token&refresh_token={}{extra}", form(rt)))
+        .token_raw(
+            Some(("web", secret)),
+            &format!("grant_type=refresh_token&refresh_token={}{extra}", form(rt)),
+        )
         .await;
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
 async fn userinfo_status(app: &TestApp, at: &str) -> u16 {
-    app.http.get(app.url("/oauth2/userinfo")).bearer_auth(at).send().await.unwrap().status().as_u16()
+    app.http
+        .get(app.url("/oauth2/userinfo"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 async fn introspect(app: &TestApp, id: &str, secret: &str, token: &str, hint: &str) -> Value {
@@ -79,7 +99,10 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family(backend: Backend) {
     let f = fixture(backend, OFFLINE).await;
     let app = &f.app;
     let first = tokens(app, &f.secret, "openid offline_access profile").await;
-    let rt1 = first["refresh_token"].as_str().expect("a refresh token").to_string();
+    let rt1 = first["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_string();
     assert!(rt1.len() >= 43, "256 bits");
     let at1 = first["access_token"].as_str().unwrap().to_string();
 
@@ -105,23 +128,43 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family(backend: Backend) {
     assert_eq!(s, 400, "the successor died with the family");
     assert_eq!(userinfo_status(app, &at1).await, 401);
     assert_eq!(userinfo_status(app, &at2).await, 401);
-    assert_eq!(introspect(app, "web", &f.secret, &at2, "").await, serde_json::json!({"active": false}));
+    assert_eq!(
+        introspect(app, "web", &f.secret, &at2, "").await,
+        serde_json::json!({"active": false})
+    );
 
     // Garbage and another client's token.
     let (s, v) = refresh(app, &f.secret, "garbage", "").await;
     assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")));
     let fresh = tokens(app, &f.secret, "openid offline_access").await;
     let rt = fresh["refresh_token"].as_str().unwrap().to_string();
-    let (other, other_secret) = f
-        .d
-        .create_client(&["--name", "Other", "--redirect-uri", CB, "--grant-type", "authorization_code", "--grant-type", "refresh_token"])
+    let (other, other_secret) =
+        f.d.create_client(&[
+            "--name",
+            "Other",
+            "--redirect-uri",
+            CB,
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "refresh_token",
+        ])
         .await;
     app.eventually(Duration::from_secs(5), || async {
-        app.token_raw(Some((&other, &other_secret)), "grant_type=refresh_token&refresh_token=x").await.status() == 400
+        app.token_raw(
+            Some((&other, &other_secret)),
+            "grant_type=refresh_token&refresh_token=x",
+        )
+        .await
+        .status()
+            == 400
     })
     .await;
     let r = app
-        .token_raw(Some((&other, &other_secret)), &format!("grant_type=refresh_token&refresh_token={rt}"))
+        .token_raw(
+            Some((&other, &other_secret)),
+            &format!("grant_type=refresh_token&refresh_token={rt}"),
+        )
         .await;
     assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_grant");
     let (s, _) = refresh(app, &f.secret, &rt, "").await;
@@ -151,22 +194,47 @@ async fn offline_access_and_scope_rules(backend: Backend) {
     // A client without the refresh_token grant may not ask for offline_access...
     let mut b = Browser::new();
     let d = &f.d;
-    d.create_client(&["--name", "NoRefresh", "--id", "norefresh", "--redirect-uri", CB]).await;
+    d.create_client(&[
+        "--name",
+        "NoRefresh",
+        "--id",
+        "norefresh",
+        "--redirect-uri",
+        CB,
+    ])
+    .await;
     app.eventually(Duration::from_secs(5), || async {
-        Browser::new().get(&authorize_url(app, "norefresh", "openid", "")).await.status() == 302
+        Browser::new()
+            .get(&authorize_url(app, "norefresh", "openid", ""))
+            .await
+            .status()
+            == 302
     })
     .await;
-    let r = b.get(&authorize_url(app, "norefresh", "openid offline_access", "")).await;
-    assert_eq!(param(&crate::browser::location(&r), "error").as_deref(), Some("invalid_scope"));
+    let r = b
+        .get(&authorize_url(
+            app,
+            "norefresh",
+            "openid offline_access",
+            "",
+        ))
+        .await;
+    assert_eq!(
+        param(&crate::browser::location(&r), "error").as_deref(),
+        Some("invalid_scope")
+    );
     // ...nor use the grant.
     let secret_out = d.cli_json(&["client", "rotate-secret", "norefresh"]).await;
     let secret = secret_out["client_secret"].as_str().unwrap().to_string();
     app.eventually(Duration::from_secs(5), || async {
-        app.token_raw(Some(("norefresh", &secret)), &format!("grant_type=refresh_token&refresh_token={rt2}"))
-            .await
-            .json::<Value>()
-            .await
-            .unwrap()["error"]
+        app.token_raw(
+            Some(("norefresh", &secret)),
+            &format!("grant_type=refresh_token&refresh_token={rt2}"),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["error"]
             == "unauthorized_client"
     })
     .await;
@@ -185,7 +253,10 @@ async fn concurrent_refreshes_never_both_succeed(backend: Backend) {
                 .post(url)
                 .basic_auth("web", Some(secret))
                 .header("content-type", "application/x-www-form-urlencoded")
-                .body(format!("grant_type=refresh_token&refresh_token={}", form(&rt)))
+                .body(format!(
+                    "grant_type=refresh_token&refresh_token={}",
+                    form(&rt)
+                ))
                 .send()
                 .await
                 .unwrap();
@@ -210,11 +281,33 @@ async fn concurrent_refreshes_never_both_succeed(backend: Backend) {
 async fn retry_window_replays_the_same_successor_only_briefly(backend: Backend) {
     let d = Deployment::new(backend);
     let out = d
-        .cli_stdin(&["user", "create", "--username", "ada", "--email", "ada@example.com", "--password-stdin"], &format!("{}\n", crate::authorize::PASSWORD))
+        .cli_stdin(
+            &[
+                "user",
+                "create",
+                "--username",
+                "ada",
+                "--email",
+                "ada@example.com",
+                "--password-stdin",
+            ],
+            &format!("{}\n", crate::authorize::PASSWORD),
+        )
         .await;
     assert!(out.status.success());
     let (_, secret) = d
-        .create_client(&["--name", "Web App", "--id", "web", "--redirect-uri", CB, "--grant-type", "authorization_code", "--grant-type", "refresh_token"])
+        .create_client(&[
+            "--name",
+            "Web App",
+            "--id",
+            "web",
+            "--redirect-uri",
+            CB,
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "refresh_token",
+        ])
         .await;
     let app = d.start_with(|s| s.tokens.refresh_retry_window = 2).await;
     let t = tokens(&app, &secret, "openid offline_access").await;
@@ -224,16 +317,29 @@ async fn retry_window_replays_the_same_successor_only_briefly(backend: Backend) 
     // The response was "lost": the client retries with rt1 within the window.
     let (s, again) = refresh(&app, &secret, &rt1, "").await;
     assert_eq!(s, 200, "{again}");
-    assert_eq!(again["refresh_token"].as_str(), Some(rt2.as_str()), "the same successor");
-    assert_ne!(again["access_token"], v["access_token"], "a fresh access token");
-    assert_eq!(userinfo_status(&app, v["access_token"].as_str().unwrap()).await, 200);
+    assert_eq!(
+        again["refresh_token"].as_str(),
+        Some(rt2.as_str()),
+        "the same successor"
+    );
+    assert_ne!(
+        again["access_token"], v["access_token"],
+        "a fresh access token"
+    );
+    assert_eq!(
+        userinfo_status(&app, v["access_token"].as_str().unwrap()).await,
+        200
+    );
     // After the window, rt1 is plain reuse: the family is revoked.
     tokio::time::sleep(Duration::from_millis(3100)).await;
     let (s, _) = refresh(&app, &secret, &rt1, "").await;
     assert_eq!(s, 400);
     let (s, _) = refresh(&app, &secret, &rt2, "").await;
     assert_eq!(s, 400, "reuse detection stayed on");
-    assert_eq!(userinfo_status(&app, again["access_token"].as_str().unwrap()).await, 401);
+    assert_eq!(
+        userinfo_status(&app, again["access_token"].as_str().unwrap()).await,
+        401
+    );
 }
 
 async fn reuse_is_detected_across_a_restart_and_across_nodes(backend: Backend) {
@@ -248,40 +354,87 @@ async fn reuse_is_detected_across_a_restart_and_across_nodes(backend: Backend) {
     // A restart (a new node on the same storage), and a second node next to it.
     let a = try_start(settings.clone(), |_| {}).await.unwrap();
     let b = try_start(settings, |_| {}).await.unwrap();
-    assert_eq!(introspect(&b, "web", &f.secret, &rt2, "").await["active"], true);
+    assert_eq!(
+        introspect(&b, "web", &f.secret, &rt2, "").await["active"],
+        true
+    );
     let (s, _) = refresh(&a, &f.secret, &rt1, "").await;
     assert_eq!(s, 400, "reuse after a restart");
     // Revoked on node a, inactive on node b at once.
-    assert_eq!(introspect(&b, "web", &f.secret, &rt2, "").await["active"], false);
-    assert_eq!(introspect(&b, "web", &f.secret, &at2, "").await["active"], false);
+    assert_eq!(
+        introspect(&b, "web", &f.secret, &rt2, "").await["active"],
+        false
+    );
+    assert_eq!(
+        introspect(&b, "web", &f.secret, &at2, "").await["active"],
+        false
+    );
     assert_eq!(userinfo_status(&b, &at2).await, 401);
 }
 
 async fn revocation_follows_rfc7009(backend: Backend) {
-    let f = fixture(backend, &["--grant-type", "authorization_code", "--grant-type", "refresh_token", "--grant-type", "client_credentials"]).await;
+    let f = fixture(
+        backend,
+        &[
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "refresh_token",
+            "--grant-type",
+            "client_credentials",
+        ],
+    )
+    .await;
     let app = &f.app;
     let web = Some(("web", f.secret.as_str()));
-    let (other, other_secret) = f.d.create_client(&["--name", "Other", "--scope", "api"]).await;
-    app.eventually(Duration::from_secs(5), || async { app.client_credentials(&other, &other_secret, "").await.0 == 200 }).await;
+    let (other, other_secret) =
+        f.d.create_client(&["--name", "Other", "--scope", "api"])
+            .await;
+    app.eventually(Duration::from_secs(5), || async {
+        app.client_credentials(&other, &other_secret, "").await.0 == 200
+    })
+    .await;
 
     // Access token: revoked by jti, inactive at once; revoking twice is still 200.
     let t = tokens(app, &f.secret, "openid offline_access").await;
     let at = t["access_token"].as_str().unwrap().to_string();
     let rt = t["refresh_token"].as_str().unwrap().to_string();
     // Another client cannot revoke it (200, nothing happens).
-    assert_eq!(revoke(app, Some((&other, &other_secret)), &format!("token={at}")).await, 200);
+    assert_eq!(
+        revoke(app, Some((&other, &other_secret)), &format!("token={at}")).await,
+        200
+    );
     assert_eq!(userinfo_status(app, &at).await, 200);
     // A lying hint changes nothing.
-    assert_eq!(revoke(app, web, &format!("token={at}&token_type_hint=refresh_token")).await, 200);
+    assert_eq!(
+        revoke(
+            app,
+            web,
+            &format!("token={at}&token_type_hint=refresh_token")
+        )
+        .await,
+        200
+    );
     assert_eq!(userinfo_status(app, &at).await, 401);
-    assert_eq!(introspect(app, "web", &f.secret, &at, "").await["active"], false);
+    assert_eq!(
+        introspect(app, "web", &f.secret, &at, "").await["active"],
+        false
+    );
     assert_eq!(revoke(app, web, &format!("token={at}")).await, 200);
     // The refresh token still works: revoking an access token does not end the grant.
     let (s, v) = refresh(app, &f.secret, &rt, "").await;
     assert_eq!(s, 200);
     let rt2 = v["refresh_token"].as_str().unwrap().to_string();
     let at2 = v["access_token"].as_str().unwrap().to_string();
-    assert_eq!(revoke(app, Some((&other, &other_secret)), &format!("token={}", form(&rt2))).await, 200);
+    assert_eq!(
+        revoke(
+            app,
+            Some((&other, &other_secret)),
+            &format!("token={}", form(&rt2))
+        )
+        .await,
+        200
+    );
     let (s, v) = refresh(app, &f.secret, &rt2, "").await;
     assert_eq!(s, 200, "a foreign client revoked nothing: {v}");
     // Presenting the now-retired rt2 again is reuse: the family, and at2 with it, is revoked.
@@ -289,22 +442,46 @@ async fn revocation_follows_rfc7009(backend: Backend) {
     assert_eq!(userinfo_status(app, &at2).await, 401);
     // Revoking a refresh token revokes its whole family, access tokens included.
     let t = tokens(app, &f.secret, "openid offline_access").await;
-    let (rt, at) = (t["refresh_token"].as_str().unwrap().to_string(), t["access_token"].as_str().unwrap().to_string());
-    assert_eq!(revoke(app, web, &format!("token={}&token_type_hint=access_token", form(&rt))).await, 200);
+    let (rt, at) = (
+        t["refresh_token"].as_str().unwrap().to_string(),
+        t["access_token"].as_str().unwrap().to_string(),
+    );
+    assert_eq!(
+        revoke(
+            app,
+            web,
+            &format!("token={}&token_type_hint=access_token", form(&rt))
+        )
+        .await,
+        200
+    );
     assert_eq!(refresh(app, &f.secret, &rt, "").await.0, 400);
-    assert_eq!(userinfo_status(app, &at).await, 401, "the family's access tokens are revoked");
+    assert_eq!(
+        userinfo_status(app, &at).await,
+        401,
+        "the family's access tokens are revoked"
+    );
     // A client-credentials token.
     let (_, cc) = app.client_credentials("web", &f.secret, "&scope=api").await;
     let cc = cc["access_token"].as_str().unwrap().to_string();
-    assert_eq!(introspect(app, "web", &f.secret, &cc, "").await["active"], true);
+    assert_eq!(
+        introspect(app, "web", &f.secret, &cc, "").await["active"],
+        true
+    );
     assert_eq!(revoke(app, web, &format!("token={cc}")).await, 200);
-    assert_eq!(introspect(app, "web", &f.secret, &cc, "").await["active"], false);
+    assert_eq!(
+        introspect(app, "web", &f.secret, &cc, "").await["active"],
+        false
+    );
 
     // Unknown tokens: 200. Errors: no client authentication, no token.
     assert_eq!(revoke(app, web, "token=garbage").await, 200);
     assert_eq!(revoke(app, web, "token=a.b.c").await, 200);
     assert_eq!(revoke(app, None, "token=garbage").await, 401);
-    assert_eq!(revoke(app, Some(("web", "wrong")), "token=garbage").await, 401);
+    assert_eq!(
+        revoke(app, Some(("web", "wrong")), "token=garbage").await,
+        401
+    );
     assert_eq!(revoke(app, web, "").await, 400);
     assert_eq!(revoke(app, web, "token=a&token=b").await, 400);
 }
@@ -313,8 +490,13 @@ async fn introspection_follows_rfc7662(backend: Backend) {
     let f = fixture(backend, OFFLINE).await;
     let app = &f.app;
     let (rs, rs_secret) = f.d.create_client(&["--name", "Resource server"]).await;
-    let (spa, _) = f.d.create_client(&["--name", "SPA", "--public", "--redirect-uri", CB]).await;
-    app.eventually(Duration::from_secs(5), || async { app.client_credentials(&rs, &rs_secret, "").await.0 == 200 }).await;
+    let (spa, _) =
+        f.d.create_client(&["--name", "SPA", "--public", "--redirect-uri", CB])
+            .await;
+    app.eventually(Duration::from_secs(5), || async {
+        app.client_credentials(&rs, &rs_secret, "").await.0 == 200
+    })
+    .await;
     let t = tokens(app, &f.secret, "openid offline_access email").await;
     let at = t["access_token"].as_str().unwrap().to_string();
     let rt = t["refresh_token"].as_str().unwrap().to_string();
@@ -335,30 +517,75 @@ async fn introspection_follows_rfc7662(backend: Backend) {
     assert_eq!(v["active"], true);
     assert_eq!(v["token_type"], "refresh_token");
     assert_eq!(v["client_id"], "web");
-    assert_eq!(introspect(app, &rs, &rs_secret, &rt, "").await, serde_json::json!({"active": false}));
-    assert_eq!(introspect(app, &rs, &rs_secret, "garbage", "").await, serde_json::json!({"active": false}));
+    assert_eq!(
+        introspect(app, &rs, &rs_secret, &rt, "").await,
+        serde_json::json!({"active": false})
+    );
+    assert_eq!(
+        introspect(app, &rs, &rs_secret, "garbage", "").await,
+        serde_json::json!({"active": false})
+    );
     // An ID token is not an access token.
     let id = t["id_token"].as_str().unwrap();
-    assert_eq!(introspect(app, &rs, &rs_secret, id, "").await["active"], false);
+    assert_eq!(
+        introspect(app, &rs, &rs_secret, id, "").await["active"],
+        false
+    );
 
     // Authentication is required; public clients cannot introspect.
-    let r = app.http.post(app.url("/oauth2/introspect")).form(&[("token", at.as_str())]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/oauth2/introspect"))
+        .form(&[("token", at.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
-    let r = app.http.post(app.url("/oauth2/introspect")).form(&[("token", at.as_str()), ("client_id", spa.as_str())]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/oauth2/introspect"))
+        .form(&[("token", at.as_str()), ("client_id", spa.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
-    let r = app.http.post(app.url("/oauth2/introspect")).basic_auth(&rs, Some(&rs_secret)).form(&[("x", "y")]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/oauth2/introspect"))
+        .basic_auth(&rs, Some(&rs_secret))
+        .form(&[("x", "y")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
 
     // A disabled user's tokens are inactive; so are a deleted client's.
     assert!(f.d.cli(&["user", "disable", "ada"]).await.status.success());
-    assert_eq!(introspect(app, &rs, &rs_secret, &at, "").await["active"], false);
-    assert_eq!(introspect(app, "web", &f.secret, &rt, "").await["active"], false);
+    assert_eq!(
+        introspect(app, &rs, &rs_secret, &at, "").await["active"],
+        false
+    );
+    assert_eq!(
+        introspect(app, "web", &f.secret, &rt, "").await["active"],
+        false
+    );
     assert!(f.d.cli(&["user", "enable", "ada"]).await.status.success());
-    assert_eq!(introspect(app, "web", &f.secret, &rt, "").await["active"], false, "disabling revoked the grant for good");
-    assert_eq!(introspect(app, &rs, &rs_secret, &at, "").await["active"], false, "and its access tokens");
+    assert_eq!(
+        introspect(app, "web", &f.secret, &rt, "").await["active"],
+        false,
+        "disabling revoked the grant for good"
+    );
+    assert_eq!(
+        introspect(app, &rs, &rs_secret, &at, "").await["active"],
+        false,
+        "and its access tokens"
+    );
     let (_, cc) = app.client_credentials(&rs, &rs_secret, "").await;
     let cc = cc["access_token"].as_str().unwrap().to_string();
-    assert_eq!(introspect(app, "web", &f.secret, &cc, "").await["active"], true);
+    assert_eq!(
+        introspect(app, "web", &f.secret, &cc, "").await["active"],
+        true
+    );
     assert!(f.d.cli(&["client", "delete", &rs]).await.status.success());
     app.eventually(Duration::from_secs(5), || async {
         introspect(app, "web", &f.secret, &cc, "").await["active"] == false

@@ -12,15 +12,26 @@ pub async fn revoke(req: HttpRequest, payload: Payload, core: Data<Core>) -> Htt
     let origin = cors::allowed_origin(&core, &req);
     let result = match form_body(&req, payload, core.settings.http.max_form_bytes).await {
         Ok(body) => {
-            let authorization = req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
+            let authorization = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .map(|v| v.as_bytes());
             revoke::revoke(&core, authorization, &body).await
         }
         Err(e) => Err(e),
     };
     let (mut resp, origin) = match result {
         Ok(client) => {
-            let origin = origin.filter(|o| o.to_str().is_ok_and(|o| client.origins().iter().any(|c| c == o)));
-            (HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).finish(), origin)
+            let origin = origin.filter(|o| {
+                o.to_str()
+                    .is_ok_and(|o| client.origins().iter().any(|c| c == o))
+            });
+            (
+                HttpResponse::Ok()
+                    .insert_header((header::CACHE_CONTROL, "no-store"))
+                    .finish(),
+                origin,
+            )
         }
         Err(e) => (e.error_response(), origin),
     };
@@ -31,7 +42,10 @@ pub async fn revoke(req: HttpRequest, payload: Payload, core: Data<Core>) -> Htt
 pub async fn introspect(req: HttpRequest, payload: Payload, core: Data<Core>) -> HttpResponse {
     let result = match form_body(&req, payload, core.settings.http.max_form_bytes).await {
         Ok(body) => {
-            let authorization = req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
+            let authorization = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .map(|v| v.as_bytes());
             introspect::introspect(&core, authorization, &body).await
         }
         Err(e) => Err(e),

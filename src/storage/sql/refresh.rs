@@ -8,7 +8,9 @@
 
 use diesel::prelude::*;
 
-use super::schema::{family_access_tokens as fat, refresh_tokens as rt, revoked_tokens, token_families as tf, users};
+use super::schema::{
+    family_access_tokens as fat, refresh_tokens as rt, revoked_tokens, token_families as tf, users,
+};
 use super::{DbConn, Store, map_err};
 use crate::storage::StorageResult;
 
@@ -46,7 +48,10 @@ pub enum Rotation {
     Rotated(Family),
     /// The token had just been rotated for this client, inside the retry window: the same
     /// successor (sealed) is handed out again.
-    Replay { family: Family, successor_sealed: Vec<u8> },
+    Replay {
+        family: Family,
+        successor_sealed: Vec<u8>,
+    },
     /// A retired token was presented again: the whole family is now revoked.
     Reused(Family),
     /// Unknown, foreign, expired or revoked: nothing changed.
@@ -84,17 +89,28 @@ fn insert_token(c: &mut DbConn, family_id: &str, t: &NewRefreshToken, now: i64) 
         ))
         .execute(c)?;
     diesel::insert_into(fat::table)
-        .values((fat::jti.eq(&t.access_jti), fat::family_id.eq(family_id), fat::expires_at.eq(t.access_expires_at)))
+        .values((
+            fat::jti.eq(&t.access_jti),
+            fat::family_id.eq(family_id),
+            fat::expires_at.eq(t.access_expires_at),
+        ))
         .execute(c)?;
     Ok(())
 }
 
 fn revoke_family_in(c: &mut DbConn, family_id: &str, now: i64) -> QueryResult<()> {
-    diesel::update(tf::table.filter(tf::id.eq(family_id)).filter(tf::revoked_at.is_null()))
-        .set(tf::revoked_at.eq(Some(now)))
-        .execute(c)?;
+    diesel::update(
+        tf::table
+            .filter(tf::id.eq(family_id))
+            .filter(tf::revoked_at.is_null()),
+    )
+    .set(tf::revoked_at.eq(Some(now)))
+    .execute(c)?;
     diesel::update(rt::table.filter(rt::family_id.eq(family_id)))
-        .set((rt::state.eq("revoked"), rt::successor_sealed.eq(None::<Vec<u8>>)))
+        .set((
+            rt::state.eq("revoked"),
+            rt::successor_sealed.eq(None::<Vec<u8>>),
+        ))
         .execute(c)?;
     Ok(())
 }
@@ -132,9 +148,18 @@ impl Store {
                 }
                 let tok: TokenRow = rt::table
                     .filter(rt::token_hash.eq(hash))
-                    .select((rt::family_id, rt::state, rt::expires_at, rt::rotated_at, rt::successor_sealed))
+                    .select((
+                        rt::family_id,
+                        rt::state,
+                        rt::expires_at,
+                        rt::rotated_at,
+                        rt::successor_sealed,
+                    ))
                     .first(c)?;
-                let family: Family = tf::table.filter(tf::id.eq(&tok.family_id)).select(Family::as_select()).first(c)?;
+                let family: Family = tf::table
+                    .filter(tf::id.eq(&tok.family_id))
+                    .select(Family::as_select())
+                    .first(c)?;
                 if family.client_id != client_id {
                     // Another client's token: refuse, and revoke nothing.
                     return Ok(Rotation::Invalid("invalid refresh token"));
@@ -146,14 +171,20 @@ impl Store {
                     return Ok(Rotation::Invalid("the refresh token has expired"));
                 }
                 if tok.state == "rotated" {
-                    let in_window = retry_window > 0 && tok.rotated_at.is_some_and(|t| now <= t + retry_window);
+                    let in_window =
+                        retry_window > 0 && tok.rotated_at.is_some_and(|t| now <= t + retry_window);
                     let successor_live: i64 = rt::table
                         .filter(rt::family_id.eq(&family.id))
                         .filter(rt::state.eq("active"))
                         .count()
                         .get_result(c)?;
-                    if let (true, Some(sealed), 1) = (in_window, tok.successor_sealed.clone(), successor_live) {
-                        return Ok(Rotation::Replay { family, successor_sealed: sealed });
+                    if let (true, Some(sealed), 1) =
+                        (in_window, tok.successor_sealed.clone(), successor_live)
+                    {
+                        return Ok(Rotation::Replay {
+                            family,
+                            successor_sealed: sealed,
+                        });
                     }
                     revoke_family_in(c, &family.id, now)?;
                     return Ok(Rotation::Reused(family));
@@ -161,14 +192,25 @@ impl Store {
                 if now >= tok.expires_at {
                     return Ok(Rotation::Invalid("the refresh token has expired"));
                 }
-                let disabled: Option<bool> =
-                    users::table.filter(users::id.eq(&family.user_id)).select(users::disabled).first(c).optional()?;
+                let disabled: Option<bool> = users::table
+                    .filter(users::id.eq(&family.user_id))
+                    .select(users::disabled)
+                    .first(c)
+                    .optional()?;
                 if disabled != Some(false) {
                     return Ok(Rotation::Invalid("the user is no longer active"));
                 }
-                diesel::update(rt::table.filter(rt::token_hash.eq(hash)).filter(rt::state.eq("active")))
-                    .set((rt::state.eq("rotated"), rt::rotated_at.eq(Some(now)), rt::successor_sealed.eq(&next.sealed)))
-                    .execute(c)?;
+                diesel::update(
+                    rt::table
+                        .filter(rt::token_hash.eq(hash))
+                        .filter(rt::state.eq("active")),
+                )
+                .set((
+                    rt::state.eq("rotated"),
+                    rt::rotated_at.eq(Some(now)),
+                    rt::successor_sealed.eq(&next.sealed),
+                ))
+                .execute(c)?;
                 insert_token(c, &family.id, next, now)?;
                 Ok(Rotation::Rotated(family))
             })
@@ -177,10 +219,19 @@ impl Store {
     }
 
     /// Records another access token issued from a family (a retry-window replay).
-    pub fn add_family_access_token(&self, family_id: &str, jti: &str, expires_at: i64) -> StorageResult<()> {
+    pub fn add_family_access_token(
+        &self,
+        family_id: &str,
+        jti: &str,
+        expires_at: i64,
+    ) -> StorageResult<()> {
         self.with_conn(|c| {
             diesel::insert_into(fat::table)
-                .values((fat::jti.eq(jti), fat::family_id.eq(family_id), fat::expires_at.eq(expires_at)))
+                .values((
+                    fat::jti.eq(jti),
+                    fat::family_id.eq(family_id),
+                    fat::expires_at.eq(expires_at),
+                ))
                 .execute(c)
                 .map(|_| ())
                 .map_err(map_err)
@@ -189,15 +240,21 @@ impl Store {
 
     /// Revokes a family: its refresh tokens and the access tokens issued from it.
     pub fn revoke_family(&self, family_id: &str, now: i64) -> StorageResult<()> {
-        self.with_conn(|conn| conn.transaction(|c| revoke_family_in(c, family_id, now)).map_err(map_err))
+        self.with_conn(|conn| {
+            conn.transaction(|c| revoke_family_in(c, family_id, now))
+                .map_err(map_err)
+        })
     }
 
     /// Revokes every family of a user (disabled or deleted by an administrator).
     pub fn revoke_families_of_user(&self, user_id: &str, now: i64) -> StorageResult<usize> {
         self.with_conn(|conn| {
             conn.transaction(|c| {
-                let ids: Vec<String> =
-                    tf::table.filter(tf::user_id.eq(user_id)).filter(tf::revoked_at.is_null()).select(tf::id).load(c)?;
+                let ids: Vec<String> = tf::table
+                    .filter(tf::user_id.eq(user_id))
+                    .filter(tf::revoked_at.is_null())
+                    .select(tf::id)
+                    .load(c)?;
                 for id in &ids {
                     revoke_family_in(c, id, now)?;
                 }
@@ -219,17 +276,28 @@ impl Store {
             let Some((family_id, state, created_at, expires_at)) = row else {
                 return Ok(None);
             };
-            let family: Family =
-                tf::table.filter(tf::id.eq(&family_id)).select(Family::as_select()).first(c).map_err(map_err)?;
-            Ok(Some(RefreshInfo { family, state, created_at, expires_at }))
+            let family: Family = tf::table
+                .filter(tf::id.eq(&family_id))
+                .select(Family::as_select())
+                .first(c)
+                .map_err(map_err)?;
+            Ok(Some(RefreshInfo {
+                family,
+                state,
+                created_at,
+                expires_at,
+            }))
         })
     }
 
     /// Is the access token `jti` revoked, by itself or through its family?
     pub fn is_access_token_revoked(&self, jti: &str) -> StorageResult<bool> {
         self.with_conn(|c| {
-            let direct: i64 =
-                revoked_tokens::table.filter(revoked_tokens::jti.eq(jti)).count().get_result(c).map_err(map_err)?;
+            let direct: i64 = revoked_tokens::table
+                .filter(revoked_tokens::jti.eq(jti))
+                .count()
+                .get_result(c)
+                .map_err(map_err)?;
             if direct > 0 {
                 return Ok(true);
             }
@@ -247,8 +315,12 @@ impl Store {
     /// Forgets refresh tokens and families past their lifetimes.
     pub fn purge_expired_refresh_tokens(&self, now: i64) -> StorageResult<usize> {
         self.with_conn(|c| {
-            let a = diesel::delete(fat::table.filter(fat::expires_at.le(now))).execute(c).map_err(map_err)?;
-            let b = diesel::delete(tf::table.filter(tf::absolute_expires_at.le(now))).execute(c).map_err(map_err)?;
+            let a = diesel::delete(fat::table.filter(fat::expires_at.le(now)))
+                .execute(c)
+                .map_err(map_err)?;
+            let b = diesel::delete(tf::table.filter(tf::absolute_expires_at.le(now)))
+                .execute(c)
+                .map_err(map_err)?;
             Ok(a + b)
         })
     }

@@ -165,4 +165,13 @@ diesel::table! {
 diesel::joinable!(refresh_tokens -> token_families (family_id));
 diesel::joinable!(consents -> users (user_id));
 diesel::joinable!(consents -> clients (client_id));
-diesel::allow_tables_to_appear_in_same_query!(clients, users, consents, token_families, refresh_tokens, family_access_tokens, browser_sessions, session_clients);
+diesel::allow_tables_to_appear_in_same_query!(
+    clients,
+    users,
+    consents,
+    token_families,
+    refresh_tokens,
+    family_access_tokens,
+    browser_sessions,
+    session_clients
+);
