@@ -133,6 +133,10 @@ pub struct ClientArgs {
     /// took part in ends (absolute http(s) URI; `""` removes it on update).
     #[arg(long = "backchannel-logout-uri", value_name = "URI")]
     pub backchannel_logout_uri: Option<String>,
+    /// Algorithm of the client's ID tokens: RS256 (default), PS256, ES256 or EdDSA — one of the
+    /// server's key algorithms (`keys.algorithms`).
+    #[arg(long = "id-token-alg", value_name = "ALG")]
+    pub id_token_alg: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -212,15 +216,25 @@ pub struct UserCreateArgs {
 pub enum KeysCommand {
     /// List signing keys: state, algorithm, kid, dates.
     List,
-    /// Rotate the signing key of an algorithm.
+    /// Rotate the signing key of an algorithm: stage the next key on the published-ahead
+    /// timeline, or (`--now`) activate a new key at once.
     Rotate {
-        /// RS256, ES256 or EdDSA.
+        /// RS256, PS256, ES256 or EdDSA.
         #[arg(long, default_value = "RS256")]
         alg: String,
         /// Activate the new key immediately (an emergency measure: verifiers that cached the
         /// JWKS see an unknown kid until they refetch it).
         #[arg(long)]
         now: bool,
+    },
+    /// Emergency: unpublish a key at once. Tokens it signed stop verifying.
+    Revoke { kid: String },
+    /// Re-encrypt every private key and server secret under a new key-encryption key, read
+    /// (base64) from the first line of standard input.
+    Rekey {
+        /// Read the new key-encryption key from standard input (required).
+        #[arg(long)]
+        new_key_stdin: bool,
     },
     /// Print a new random key-encryption key (base64 of 32 bytes).
     GenerateKek,
@@ -256,9 +270,25 @@ impl ClientArgs {
             skip_consent: self.skip_consent,
             web_origins: some_list(self.web_origins),
             backchannel_logout_uri: self.backchannel_logout_uri,
+            id_token_alg: self.id_token_alg,
             secret: self.secret,
         })
     }
+}
+
+/// A client's ID-token algorithm must be one this server holds keys for.
+fn checked_alg(changes: ClientChanges, settings: &Settings) -> anyhow::Result<ClientChanges> {
+    if let Some(a) = changes.id_token_alg.as_deref().filter(|a| !a.is_empty()) {
+        let enabled = settings.key_algorithms();
+        if !Alg::parse(a).is_some_and(|alg| enabled.contains(&alg)) {
+            let names: Vec<&str> = enabled.iter().map(|a| a.as_str()).collect();
+            anyhow::bail!(
+                "--id-token-alg {a} is not one of this server's key algorithms ({}); see keys.algorithms",
+                names.join(", ")
+            );
+        }
+    }
+    Ok(changes)
 }
 
 fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
@@ -328,7 +358,7 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
                     print_json(&clients::create(
                         store,
                         &o.hasher,
-                        args.into_changes(false)?,
+                        checked_alg(args.into_changes(false)?, settings)?,
                         now,
                     )?)
                 }
@@ -338,7 +368,7 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
                     store,
                     &o.hasher,
                     &client_id,
-                    args.into_changes(true)?,
+                    checked_alg(args.into_changes(true)?, settings)?,
                     now,
                 )?),
                 ClientCommand::RotateSecret { id } => {
@@ -425,21 +455,33 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
             let o = bootstrap::open(settings, now, bootstrap::Role::Command)?;
             match cmd {
                 KeysCommand::List => {
-                    let list = o.store.list_keys()?;
-                    println!(
-                        "{:<8} {:<6} {:<44} {:<20} {:<20} {:<20}",
-                        "STATE", "ALG", "KID", "CREATED", "ACTIVATED", "RETIRED"
-                    );
-                    for k in list {
+                    let row = |cols: [&str; 7]| {
                         println!(
-                            "{:<8} {:<6} {:<44} {:<20} {:<20} {:<20}",
+                            "{:<8} {:<6} {:<44} {:<20} {:<20} {:<20} {:<20}",
+                            cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6]
+                        )
+                    };
+                    row([
+                        "STATE",
+                        "ALG",
+                        "KID",
+                        "CREATED",
+                        "ACTIVATES",
+                        "RETIRED",
+                        "REMOVES",
+                    ]);
+                    for k in o.store.list_keys()? {
+                        let activates = date(k.activated_at.or(k.activates_at));
+                        let removes = date(k.removed_at.or(k.remove_after));
+                        row([
                             k.state.as_str(),
                             k.alg.as_str(),
-                            k.kid,
-                            date(Some(k.created_at)),
-                            date(k.activated_at),
-                            date(k.retired_at)
-                        );
+                            &k.kid,
+                            &date(Some(k.created_at)),
+                            &activates,
+                            &date(k.retired_at),
+                            &removes,
+                        ]);
                     }
                     Ok(())
                 }
@@ -447,20 +489,47 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
                     alg,
                     now: immediate,
                 } => {
-                    let alg = Alg::parse(&alg)
-                        .ok_or_else(|| anyhow::anyhow!("--alg must be RS256, ES256 or EdDSA"))?;
-                    if !immediate {
+                    let alg = Alg::parse(&alg).ok_or_else(|| {
+                        anyhow::anyhow!("--alg must be RS256, PS256, ES256 or EdDSA")
+                    })?;
+                    if immediate {
+                        let k = keys::rotate_now(&o.store, &o.kek, settings, alg, now)?;
+                        eprintln!(
+                            "immediate rotation (emergency): the new key signs as soon as servers reload (within seconds), before verifiers' JWKS caches expire; the previous key stays published until its tokens expire"
+                        );
+                        print_json(
+                            &serde_json::json!({"kid": k.kid, "alg": alg.as_str(), "state": "active"}),
+                        )
+                    } else {
+                        let k = keys::stage(&o.store, &o.kek, settings, alg, now)?;
+                        print_json(&serde_json::json!({
+                            "kid": k.kid,
+                            "alg": alg.as_str(),
+                            "state": "next",
+                            "activates_at": k.activates_at,
+                        }))
+                    }
+                }
+                KeysCommand::Revoke { kid } => {
+                    let (alg, previous) = keys::revoke(&o.store, &o.kek, settings, &kid, now)?;
+                    eprintln!("key {kid} is unpublished; tokens it signed no longer verify");
+                    print_json(
+                        &serde_json::json!({"kid": kid, "alg": alg.as_str(), "previous_state": previous.as_str(), "state": "removed"}),
+                    )
+                }
+                KeysCommand::Rekey { new_key_stdin } => {
+                    if !new_key_stdin {
                         anyhow::bail!(
-                            "scheduled (published-ahead) rotation is not available yet; use --now for an immediate rotation"
+                            "--new-key-stdin is required: the new key-encryption key is read from standard input"
                         );
                     }
-                    let k = keys::rotate_now(&o.store, &o.kek, alg, now)?;
-                    eprintln!(
-                        "immediate rotation: the new key signs as soon as servers reload (within a few seconds); the previous key stays published"
-                    );
-                    print_json(
-                        &serde_json::json!({"kid": k.kid, "alg": alg.as_str(), "state": "active"}),
-                    )
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    let new = Kek::from_base64(line.trim())
+                        .map_err(|e| anyhow::anyhow!("the new key-encryption key {e}"))?;
+                    let n = keys::rekey(&o.store, &o.kek, &new)?;
+                    bootstrap::after_rekey(settings, &o.target, &new)?;
+                    print_json(&serde_json::json!({"resealed": n}))
                 }
                 KeysCommand::GenerateKek => unreachable!("handled above"),
             }

@@ -108,6 +108,17 @@ pub struct KeySettings {
     pub key_encryption_key_file: String,
     /// Algorithm of the key that signs access tokens.
     pub access_token_alg: String,
+    /// Algorithms with keys (RS256 always; the access-token algorithm always). Clients may pick
+    /// any of these for their ID tokens.
+    pub algorithms: Vec<String>,
+    /// Rotation period of every algorithm's key, in seconds.
+    pub rotation_period: u64,
+    /// Per-algorithm overrides of `rotation_period`, e.g. `{ ES256 = 604800 }`.
+    pub rotation_periods: std::collections::BTreeMap<String, u64>,
+    /// How often each node runs the key schedule, in seconds.
+    pub check_interval: u64,
+    /// Previous key-encryption keys (base64), still accepted for opening during a re-key.
+    pub previous_key_encryption_keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -183,6 +194,14 @@ impl std::fmt::Debug for KeySettings {
             .field("key_encryption_key", &redacted)
             .field("key_encryption_key_file", &self.key_encryption_key_file)
             .field("access_token_alg", &self.access_token_alg)
+            .field("algorithms", &self.algorithms)
+            .field("rotation_period", &self.rotation_period)
+            .field("rotation_periods", &self.rotation_periods)
+            .field("check_interval", &self.check_interval)
+            .field(
+                "previous_key_encryption_keys",
+                &self.previous_key_encryption_keys.len(),
+            )
             .finish()
     }
 }
@@ -193,6 +212,11 @@ impl Default for KeySettings {
             key_encryption_key: String::new(),
             key_encryption_key_file: String::new(),
             access_token_alg: "RS256".into(),
+            algorithms: vec!["RS256".into()],
+            rotation_period: 30 * 86_400,
+            rotation_periods: std::collections::BTreeMap::new(),
+            check_interval: 30,
+            previous_key_encryption_keys: Vec::new(),
         }
     }
 }
@@ -252,6 +276,13 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "keys.key_encryption_key_file",
     ),
     ("TESSERA_ACCESS_TOKEN_ALG", "keys.access_token_alg"),
+    ("TESSERA_KEY_ALGORITHMS", "keys.algorithms"),
+    ("TESSERA_KEY_ROTATION_PERIOD", "keys.rotation_period"),
+    ("TESSERA_KEY_CHECK_INTERVAL", "keys.check_interval"),
+    (
+        "TESSERA_PREVIOUS_KEY_ENCRYPTION_KEYS",
+        "keys.previous_key_encryption_keys",
+    ),
     ("TESSERA_ACCESS_TOKEN_TTL", "tokens.access_token_ttl"),
     ("TESSERA_DEFAULT_AUDIENCE", "tokens.default_audience"),
     ("TESSERA_JWKS_MAX_AGE", "http.jwks_max_age"),
@@ -294,15 +325,20 @@ impl Settings {
             }
             None => Settings::default(),
         };
+        settings.apply_env(env)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Applies the `TESSERA_*` variables among `env` (without validating).
+    pub fn apply_env(&mut self, env: &[(String, String)]) -> Result<(), ConfigError> {
         for (name, value) in env {
             if let Some((_, key)) = ENV_VARS.iter().find(|(n, _)| n == name) {
-                settings
-                    .set(key, value)
+                self.set(key, value)
                     .map_err(|reason| ConfigError::new(name, reason))?;
             }
         }
-        settings.validate()?;
-        Ok(settings)
+        Ok(())
     }
 
     fn from_file(path: &Path) -> Result<Self, ConfigError> {
@@ -320,6 +356,13 @@ impl Settings {
     }
 
     fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        fn list(v: &str) -> Vec<String> {
+            v.split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+                .collect()
+        }
         fn num<T: std::str::FromStr>(v: &str) -> Result<T, String> {
             v.trim()
                 .parse()
@@ -339,18 +382,17 @@ impl Settings {
             "keys.key_encryption_key" => self.keys.key_encryption_key = value.into(),
             "keys.key_encryption_key_file" => self.keys.key_encryption_key_file = value.into(),
             "keys.access_token_alg" => self.keys.access_token_alg = value.into(),
+            "keys.algorithms" => self.keys.algorithms = list(value),
+            "keys.rotation_period" => self.keys.rotation_period = num(value)?,
+            "keys.check_interval" => self.keys.check_interval = num(value)?,
+            "keys.previous_key_encryption_keys" => {
+                self.keys.previous_key_encryption_keys = list(value)
+            }
             "tokens.access_token_ttl" => self.tokens.access_token_ttl = num(value)?,
             "tokens.default_audience" => self.tokens.default_audience = value.into(),
             "http.jwks_max_age" => self.http.jwks_max_age = num(value)?,
             "http.max_form_bytes" => self.http.max_form_bytes = num(value)?,
-            "http.trusted_proxies" => {
-                self.http.trusted_proxies = value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|v| !v.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            }
+            "http.trusted_proxies" => self.http.trusted_proxies = list(value),
             "tokens.id_token_ttl" => self.tokens.id_token_ttl = num(value)?,
             "tokens.code_ttl" => self.tokens.code_ttl = num(value)?,
             "tokens.refresh_idle_ttl" => self.tokens.refresh_idle_ttl = num(value)?,
@@ -416,11 +458,50 @@ impl Settings {
             crate::crypto::kek::Kek::from_base64(&self.keys.key_encryption_key)
                 .map_err(|reason| ConfigError::new("keys.key_encryption_key", reason))?;
         }
+        for k in &self.keys.previous_key_encryption_keys {
+            crate::crypto::kek::Kek::from_base64(k)
+                .map_err(|reason| ConfigError::new("keys.previous_key_encryption_keys", reason))?;
+        }
+        for a in self
+            .keys
+            .algorithms
+            .iter()
+            .chain(self.keys.rotation_periods.keys())
+        {
+            Alg::parse(a).ok_or_else(|| {
+                ConfigError::new(
+                    "keys.algorithms",
+                    format!("`{a}` is not one of RS256, PS256, ES256, EdDSA"),
+                )
+            })?;
+        }
+        let publish_ahead = self.key_policy(Alg::RS256).publish_ahead as u64;
+        for (alg, period) in std::iter::once(("all", &self.keys.rotation_period)).chain(
+            self.keys
+                .rotation_periods
+                .iter()
+                .map(|(a, p)| (a.as_str(), p)),
+        ) {
+            if *period <= 2 * publish_ahead || *period > 10 * 366 * 86_400 {
+                return Err(ConfigError::new(
+                    "keys.rotation_period",
+                    format!(
+                        "{alg}: {period} s must be more than twice the publish-ahead time ({publish_ahead} s = http.jwks_max_age + reload interval + 1) and at most 10 years"
+                    ),
+                ));
+            }
+        }
+        if !(1..=3600).contains(&self.keys.check_interval) {
+            return Err(ConfigError::new(
+                "keys.check_interval",
+                "must be between 1 and 3600 seconds",
+            ));
+        }
         Alg::parse(&self.keys.access_token_alg).ok_or_else(|| {
             ConfigError::new(
                 "keys.access_token_alg",
                 format!(
-                    "`{}` is not one of RS256, ES256, EdDSA",
+                    "`{}` is not one of RS256, PS256, ES256, EdDSA",
                     self.keys.access_token_alg
                 ),
             )
@@ -530,6 +611,35 @@ impl Settings {
             "database_url",
             "must start with postgres://, postgresql:// or sqlite://",
         ))
+    }
+
+    /// Every algorithm that has keys: RS256, the access-token algorithm, and `keys.algorithms`.
+    pub fn key_algorithms(&self) -> Vec<Alg> {
+        let mut out = vec![Alg::RS256, self.access_token_alg()];
+        out.extend(self.keys.algorithms.iter().filter_map(|a| Alg::parse(a)));
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The key schedule's timings for `alg`: publish a next key one JWKS cache lifetime (plus
+    /// the nodes' reload interval) before it signs; keep a retired key until the longest-lived
+    /// token it signed has expired (plus leeway).
+    pub fn key_policy(&self, alg: Alg) -> crate::protocol::keys::Policy {
+        let reload = self.database.reload_interval_ms.div_ceil(1000) as i64;
+        let period = self
+            .keys
+            .rotation_periods
+            .get(alg.as_str())
+            .copied()
+            .unwrap_or(self.keys.rotation_period);
+        crate::protocol::keys::Policy {
+            period: period as i64,
+            publish_ahead: self.http.jwks_max_age as i64 + reload + 1,
+            retire_keep: self.tokens.access_token_ttl.max(self.tokens.id_token_ttl) as i64
+                + 60
+                + reload,
+        }
     }
 
     /// The algorithm that signs access tokens (validated).

@@ -79,14 +79,7 @@ impl Application {
         let s = settings.clone();
         let (opened, directory) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             let opened = bootstrap::open(&s, now, bootstrap::Role::Server)?;
-            keys::ensure_active(&opened.store, &opened.kek, s.access_token_alg(), now)?;
-            // ID tokens are RS256 (OIDC Core §15.1 requires it).
-            keys::ensure_active(
-                &opened.store,
-                &opened.kek,
-                crate::flows::token::ID_TOKEN_ALG,
-                now,
-            )?;
+            keys::ensure_active(&opened.store, &opened.kek, &s, now)?;
             let directory = Directory::load(&opened.store, &opened.kek)?;
             Ok((opened, directory))
         })
@@ -98,7 +91,7 @@ impl Application {
                 .unwrap_or(2),
             n => n,
         };
-        let metadata = ServerMetadata::new(settings.issuer());
+        let metadata = ServerMetadata::new(settings.issuer(), &settings.key_algorithms());
         let doc = serde_json::to_vec(&metadata)?;
         Ok(Core {
             settings,
@@ -132,7 +125,31 @@ impl Application {
     }
 }
 
+/// Runs the key schedule once (every node does, every `keys.check_interval`; one of them makes
+/// each transition) and reloads the key ring when something changed.
+pub async fn run_key_schedule(core: &Arc<Core>) -> anyhow::Result<Vec<String>> {
+    let c = core.clone();
+    let now = core.clock.now();
+    let done =
+        tokio::task::spawn_blocking(move || keys::run_schedule(&c.store, &c.kek, &c.settings, now))
+            .await??;
+    if !done.is_empty() {
+        core.directory.refresh(&core.store, &core.kek).await?;
+    }
+    Ok(done)
+}
+
 fn spawn_background(core: Arc<Core>) {
+    let k = core.clone();
+    tokio::spawn(async move {
+        let interval = Duration::from_secs(k.settings.keys.check_interval);
+        loop {
+            tokio::time::sleep(interval).await;
+            if let Err(e) = run_key_schedule(&k).await {
+                tracing::warn!(error = %format!("{e:#}"), "running the key schedule failed; will retry");
+            }
+        }
+    });
     let c = core.clone();
     tokio::spawn(async move {
         let interval = Duration::from_millis(c.settings.database.reload_interval_ms);

@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use josekit::jwk::alg::ed::EdCurve;
 use josekit::jwk::{Jwk, KeyPair};
-use josekit::jws::{ES256, EdDSA, JwsSigner, JwsVerifier, RS256};
+use josekit::jws::{ES256, EdDSA, JwsSigner, JwsVerifier, PS256, RS256};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256, Sha512};
@@ -33,6 +33,10 @@ pub fn generate(alg: Alg) -> anyhow::Result<GeneratedKey> {
             let kp = RS256.generate_key_pair(2048)?;
             (kp.to_jwk_public_key(), kp.to_der_private_key())
         }
+        Alg::PS256 => {
+            let kp = PS256.generate_key_pair(2048)?;
+            (kp.to_jwk_public_key(), kp.to_der_private_key())
+        }
         Alg::ES256 => {
             let kp = ES256.generate_key_pair()?;
             (kp.to_jwk_public_key(), kp.to_der_private_key())
@@ -45,7 +49,7 @@ pub fn generate(alg: Alg) -> anyhow::Result<GeneratedKey> {
     let mut jwk: Map<String, Value> = public.as_ref().clone();
     // Keep only the public members of the key type.
     let keep: &[&str] = match alg {
-        Alg::RS256 => &["kty", "n", "e"],
+        Alg::RS256 | Alg::PS256 => &["kty", "n", "e"],
         Alg::ES256 => &["kty", "crv", "x", "y"],
         Alg::EdDSA => &["kty", "crv", "x"],
     };
@@ -122,6 +126,7 @@ impl Signer {
     pub fn from_der(alg: Alg, kid: &str, der: &[u8]) -> anyhow::Result<Signer> {
         let signer: Box<dyn JwsSigner> = match alg {
             Alg::RS256 => Box::new(RS256.signer_from_der(der)?),
+            Alg::PS256 => Box::new(PS256.signer_from_der(der)?),
             Alg::ES256 => Box::new(ES256.signer_from_der(der)?),
             Alg::EdDSA => Box::new(EdDSA.signer_from_der(der)?),
         };
@@ -176,7 +181,7 @@ impl Signer {
 /// of the ID token's algorithm (SHA-512 for Ed25519), base64url.
 pub fn at_hash(alg: Alg, access_token: &str) -> String {
     match alg {
-        Alg::RS256 | Alg::ES256 => {
+        Alg::RS256 | Alg::PS256 | Alg::ES256 => {
             let d = Sha256::digest(access_token.as_bytes());
             URL_SAFE_NO_PAD.encode(&d[..d.len() / 2])
         }
@@ -217,6 +222,7 @@ impl Verifier {
         let jwk = Jwk::from_bytes(jwk.to_string())?;
         let verifier: Box<dyn JwsVerifier> = match alg {
             Alg::RS256 => Box::new(RS256.verifier_from_jwk(&jwk)?),
+            Alg::PS256 => Box::new(PS256.verifier_from_jwk(&jwk)?),
             Alg::ES256 => Box::new(ES256.verifier_from_jwk(&jwk)?),
             Alg::EdDSA => Box::new(EdDSA.verifier_from_jwk(&jwk)?),
         };

@@ -13,8 +13,10 @@ const VERSION: u8 = 1;
 const NONCE: usize = 12;
 const TAG: usize = 16;
 
+/// The current key-encryption key, plus previous ones that may still open values sealed before
+/// a re-key (`tessera keys rekey`). Sealing always uses the current key.
 #[derive(Clone)]
-pub struct Kek([u8; 32]);
+pub struct Kek([u8; 32], Vec<[u8; 32]>);
 
 impl std::fmt::Debug for Kek {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -29,7 +31,7 @@ pub struct OpenError;
 
 impl Kek {
     pub fn generate() -> anyhow::Result<Kek> {
-        Ok(Kek(super::random::bytes::<32>()?))
+        Ok(Kek(super::random::bytes::<32>()?, Vec::new()))
     }
 
     /// Parses the base64 (standard or URL-safe, padding optional) of exactly 32 bytes.
@@ -47,7 +49,18 @@ impl Kek {
         let arr: [u8; 32] = bytes
             .try_into()
             .map_err(|v: Vec<u8>| format!("decodes to {} bytes; 32 are required", v.len()))?;
-        Ok(Kek(arr))
+        Ok(Kek(arr, Vec::new()))
+    }
+
+    /// Also accepts values sealed under `previous` keys (for a rolling re-key).
+    pub fn with_previous(mut self, previous: impl IntoIterator<Item = Kek>) -> Kek {
+        self.1.extend(previous.into_iter().map(|k| k.0));
+        self
+    }
+
+    /// A key with the same secret but no previous keys.
+    pub fn current_only(&self) -> Kek {
+        Kek(self.0, Vec::new())
     }
 
     pub fn to_base64(&self) -> String {
@@ -61,6 +74,18 @@ impl Kek {
         Kek::from_base64(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
+    /// Writes `kek` to a new file at `path` with mode 0600 (fails if it exists).
+    pub fn write_new_file(path: &Path, kek: &Kek) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(path)?;
+        f.write_all(format!("{}\n", kek.to_base64()).as_bytes())?;
+        f.sync_all()
+    }
+
     /// Reads the key file at `path`, creating it (mode 0600) with a fresh key when absent.
     pub fn read_or_create_file(path: &Path) -> Result<Kek, String> {
         if path.exists() {
@@ -71,18 +96,15 @@ impl Kek {
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
         let kek = Kek::generate().map_err(|e| e.to_string())?;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        match opts.open(path) {
-            Ok(mut f) => {
-                use std::io::Write;
-                f.write_all(format!("{}\n", kek.to_base64()).as_bytes())
-                    .and_then(|_| f.sync_all())
-                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                Ok(kek)
-            }
+        // Written in full under a unique name, then linked into place: another process starting
+        // at the same moment sees either no file or the whole key, never a partial one.
+        let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+        Kek::write_new_file(&tmp, &kek)
+            .map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+        let linked = std::fs::hard_link(&tmp, path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => Ok(kek),
             // Another process created it first: use theirs.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Kek::read_file(path),
             Err(e) => Err(format!("cannot create {}: {e}", path.display())),
@@ -114,8 +136,12 @@ impl Kek {
         }
         let nonce = &sealed[1..1 + NONCE];
         let (ct, tag) = sealed[1 + NONCE..].split_at(sealed.len() - 1 - NONCE - TAG);
-        decrypt_aead(Cipher::aes_256_gcm(), &self.0, Some(nonce), aad, ct, tag)
-            .map_err(|_| OpenError)
+        std::iter::once(&self.0)
+            .chain(self.1.iter())
+            .find_map(|key| {
+                decrypt_aead(Cipher::aes_256_gcm(), key, Some(nonce), aad, ct, tag).ok()
+            })
+            .ok_or(OpenError)
     }
 }
 
@@ -136,6 +162,21 @@ mod tests {
         tampered[last] ^= 1;
         assert!(k.open(b"row-1", &tampered).is_err());
         assert!(k.open(b"row-1", &[1, 2, 3]).is_err());
+    }
+
+    #[test]
+    fn previous_keys_open_but_never_seal() {
+        let old = Kek::generate().unwrap();
+        let new = Kek::generate().unwrap();
+        let sealed_old = old.seal(b"r", b"v").unwrap();
+        let both = new.clone().with_previous([old.clone()]);
+        assert_eq!(both.open(b"r", &sealed_old).unwrap(), b"v");
+        let sealed_new = both.seal(b"r", b"w").unwrap();
+        assert!(
+            old.open(b"r", &sealed_new).is_err(),
+            "sealed with the current key"
+        );
+        assert!(new.open(b"r", &sealed_old).is_err());
     }
 
     #[test]

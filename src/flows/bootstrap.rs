@@ -28,6 +28,48 @@ pub struct Opened {
 /// Finds the KEK: the setting, else the key file named in the config, else (SQLite only) the
 /// file in the data dir, created with mode 0600 on first start.
 pub fn resolve_kek(settings: &Settings, target: &DatabaseTarget) -> anyhow::Result<Kek> {
+    let previous = settings
+        .keys
+        .previous_key_encryption_keys
+        .iter()
+        .map(|k| {
+            Kek::from_base64(k).map_err(|e| {
+                anyhow::anyhow!("invalid configuration: keys.previous_key_encryption_keys: {e}")
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(current_kek(settings, target)?.with_previous(previous))
+}
+
+/// After `tessera keys rekey`: on the embedded default whose KEK is the generated file, the file
+/// now holds the new key (the old one is kept next to it until the next start succeeds);
+/// elsewhere the operator configures the new key.
+pub fn after_rekey(settings: &Settings, target: &DatabaseTarget, new: &Kek) -> anyhow::Result<()> {
+    let k = &settings.keys;
+    if matches!(target, DatabaseTarget::Sqlite(_))
+        && k.key_encryption_key.is_empty()
+        && k.key_encryption_key_file.is_empty()
+    {
+        let path = settings.data_dir.join(KEK_FILE);
+        let old = std::fs::read(&path)?;
+        std::fs::write(settings.data_dir.join(format!("{KEK_FILE}.previous")), old)?;
+        let tmp = settings.data_dir.join(format!("{KEK_FILE}.new"));
+        let _ = std::fs::remove_file(&tmp);
+        Kek::write_new_file(&tmp, new)?;
+        std::fs::rename(&tmp, &path)?;
+        eprintln!(
+            "the key file {} now holds the new key; restart the server",
+            path.display()
+        );
+    } else {
+        eprintln!(
+            "every key is now sealed under the new key-encryption key: configure it as TESSERA_KEY_ENCRYPTION_KEY on every node (keep the old one in TESSERA_PREVIOUS_KEY_ENCRYPTION_KEYS until all nodes have restarted)"
+        );
+    }
+    Ok(())
+}
+
+fn current_kek(settings: &Settings, target: &DatabaseTarget) -> anyhow::Result<Kek> {
     let k = &settings.keys;
     if !k.key_encryption_key.is_empty() {
         return Kek::from_base64(&k.key_encryption_key).map_err(|e| {

@@ -30,6 +30,8 @@ pub struct ClientChanges {
     pub web_origins: Option<Vec<String>>,
     /// Back-channel logout URI; `Some("")` removes it (on update).
     pub backchannel_logout_uri: Option<String>,
+    /// `id_token_signed_response_alg` (RS256, PS256, ES256, EdDSA); `Some("")` resets to RS256.
+    pub id_token_alg: Option<String>,
     /// A secret chosen by hand (≥ 32 characters); otherwise one is generated.
     pub secret: Option<String>,
 }
@@ -71,6 +73,7 @@ pub struct ClientView {
     pub skip_consent: bool,
     pub web_origins: Vec<String>,
     pub backchannel_logout_uri: Option<String>,
+    pub id_token_signed_response_alg: &'static str,
     pub created_at: i64,
     pub updated_at: i64,
     /// Shown exactly once, when generated or set.
@@ -93,10 +96,27 @@ impl ClientView {
             skip_consent: m.skip_consent,
             web_origins: m.web_origins.clone(),
             backchannel_logout_uri: m.backchannel_logout_uri.clone(),
+            id_token_signed_response_alg: m
+                .id_token_alg
+                .unwrap_or(crate::protocol::jose::Alg::RS256)
+                .as_str(),
             created_at: c.created_at,
             updated_at: c.updated_at,
             client_secret: secret,
         }
+    }
+}
+
+fn parse_id_token_alg(v: Option<&str>) -> Result<Option<crate::protocol::jose::Alg>, ClientError> {
+    match v {
+        None | Some("") => Ok(None),
+        Some(a) => crate::protocol::jose::Alg::parse(a)
+            .map(Some)
+            .ok_or_else(|| {
+                ClientError::Invalid(format!(
+                    "id_token_signed_response_alg `{a}` is not one of RS256, PS256, ES256, EdDSA"
+                ))
+            }),
     }
 }
 
@@ -174,6 +194,7 @@ pub fn create(
         skip_consent: c.skip_consent.unwrap_or(false),
         web_origins: dedup(c.web_origins.clone().unwrap_or_default()),
         backchannel_logout_uri: c.backchannel_logout_uri.clone().filter(|u| !u.is_empty()),
+        id_token_alg: parse_id_token_alg(c.id_token_alg.as_deref())?,
     };
     validate_metadata(&metadata).map_err(ClientError::Invalid)?;
     let secret = secret_for(auth_method, c.secret.as_deref())?;
@@ -247,6 +268,9 @@ pub fn update(
     }
     if let Some(v) = c.web_origins {
         m.web_origins = dedup(v);
+    }
+    if let Some(v) = c.id_token_alg.as_deref() {
+        m.id_token_alg = parse_id_token_alg(Some(v))?;
     }
     if let Some(v) = c.backchannel_logout_uri {
         m.backchannel_logout_uri = (!v.is_empty()).then_some(v);

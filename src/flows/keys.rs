@@ -1,8 +1,8 @@
-//! Signing keys: bootstrap on first start, immediate rotation, and the in-memory key ring every
-//! node signs with and publishes.
+//! Signing keys: the schedule (see `protocol::keys`), staged and immediate rotation, emergency
+//! revocation, re-keying, and the in-memory key ring every node signs with and publishes.
 //!
 //! The ring holds one signer per algorithm (its active key) and the pre-rendered JWKS bytes
-//! (active and retired keys). A node never signs with a key that is not `active` in the
+//! (next, active and retired keys). A node never signs with a key that is not `active` in the
 //! database as of its last reload.
 
 use std::collections::HashMap;
@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::config::Settings;
 use crate::crypto::jws::{self, Signer, Verifier};
 use crate::crypto::kek::Kek;
 use crate::protocol::jose::Alg;
@@ -44,7 +45,7 @@ impl KeyRing {
         let mut signers = HashMap::new();
         let mut verifiers = HashMap::new();
         let mut published: Vec<&Value> = Vec::new();
-        for r in records {
+        for r in records.iter().filter(|r| r.state.published()) {
             jws::check_public_jwk(r.alg, &r.public_jwk)
                 .map_err(|e| anyhow::anyhow!("stored key {} is invalid: {e}", r.kid))?;
             published.push(&r.public_jwk);
@@ -71,42 +72,123 @@ impl KeyRing {
     }
 }
 
-/// Generates a key for `alg` and seals its private part.
-pub fn new_record(alg: Alg, kek: &Kek, now: i64) -> anyhow::Result<KeyRecord> {
+/// Generates a key for `alg` in `state` and seals its private part.
+pub fn new_record(
+    alg: Alg,
+    kek: &Kek,
+    now: i64,
+    state: KeyState,
+    activates_at: Option<i64>,
+) -> anyhow::Result<KeyRecord> {
     let g = jws::generate(alg)?;
     Ok(KeyRecord {
         sealed_private_key: kek.seal(&key_aad(&g.kid), &g.private_der)?,
         kid: g.kid,
         alg,
-        state: KeyState::Active,
+        state,
         public_jwk: g.public_jwk,
         created_at: now,
-        activated_at: Some(now),
+        activated_at: (state == KeyState::Active).then_some(now),
         retired_at: None,
+        activates_at,
+        remove_after: None,
+        removed_at: None,
     })
 }
 
-/// Makes sure `alg` has an active key; creates one when none exists. Safe when several nodes
-/// start at once: exactly one key becomes active.
-pub fn ensure_active(store: &Store, kek: &Kek, alg: Alg, now: i64) -> anyhow::Result<()> {
-    let has_active = store
-        .list_keys()?
-        .iter()
-        .any(|k| k.alg == alg && k.state == KeyState::Active);
-    if has_active {
-        return Ok(());
+/// Runs the key schedule for every algorithm at `now` (safe on every node at once: one of them
+/// makes each transition). Returns a line per transition made.
+pub fn run_schedule(
+    store: &Store,
+    kek: &Kek,
+    settings: &Settings,
+    now: i64,
+) -> anyhow::Result<Vec<String>> {
+    let mut done = Vec::new();
+    for alg in settings.key_algorithms() {
+        let make = |state: KeyState, activates_at: Option<i64>| {
+            new_record(alg, kek, now, state, activates_at)
+        };
+        for step in store.run_key_schedule(alg, now, settings.key_policy(alg), &make)? {
+            tracing::info!(target: "tessera::keys", alg = %alg, step = ?step, "key schedule");
+            done.push(format!("{alg}: {step:?}"));
+        }
     }
-    let record = new_record(alg, kek, now)?;
-    match store.activate_key(&record, true, now) {
-        Ok(_) | Err(StorageError::Conflict(_)) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    Ok(done)
+}
+
+/// Makes sure every algorithm has an active key (first start): the schedule does exactly that.
+pub fn ensure_active(
+    store: &Store,
+    kek: &Kek,
+    settings: &Settings,
+    now: i64,
+) -> anyhow::Result<()> {
+    run_schedule(store, kek, settings, now).map(|_| ())
+}
+
+/// Stages the next key of `alg` on the published-ahead timeline: it is in the JWKS from now and
+/// signs from `now + publish_ahead`.
+pub fn stage(
+    store: &Store,
+    kek: &Kek,
+    settings: &Settings,
+    alg: Alg,
+    now: i64,
+) -> anyhow::Result<KeyRecord> {
+    let activates_at = now + settings.key_policy(alg).publish_ahead;
+    let record = new_record(alg, kek, now, KeyState::Next, Some(activates_at))?;
+    store.stage_key(&record)?;
+    Ok(record)
 }
 
 /// Immediate rotation (an emergency measure): a new key becomes active at once, the previous
-/// active key of the algorithm is retired but stays published.
-pub fn rotate_now(store: &Store, kek: &Kek, alg: Alg, now: i64) -> anyhow::Result<KeyRecord> {
-    let record = new_record(alg, kek, now)?;
-    store.activate_key(&record, false, now)?;
+/// active key of the algorithm is retired but stays published until its tokens expire.
+pub fn rotate_now(
+    store: &Store,
+    kek: &Kek,
+    settings: &Settings,
+    alg: Alg,
+    now: i64,
+) -> anyhow::Result<KeyRecord> {
+    let record = new_record(alg, kek, now, KeyState::Active, None)?;
+    store.activate_key(
+        &record,
+        false,
+        now,
+        now + settings.key_policy(alg).retire_keep,
+    )?;
     Ok(record)
+}
+
+/// Emergency: unpublishes `kid` at once (tokens it signed stop verifying). When it was the
+/// active key, the schedule promotes the staged key or creates a new one right away.
+pub fn revoke(
+    store: &Store,
+    kek: &Kek,
+    settings: &Settings,
+    kid: &str,
+    now: i64,
+) -> anyhow::Result<(Alg, KeyState)> {
+    let make = |alg: Alg, state: KeyState, activates_at: Option<i64>| {
+        new_record(alg, kek, now, state, activates_at)
+    };
+    store
+        .revoke_key(kid, now, &|alg| settings.key_policy(alg), &make)
+        .map_err(|e| match e {
+            StorageError::NotFound => anyhow::anyhow!("no key with kid `{kid}`"),
+            other => other.into(),
+        })
+}
+
+/// Re-seals every private key and server secret under `new` (opened with `old`, which may carry
+/// previous keys). One transaction: all or nothing.
+pub fn rekey(store: &Store, old: &Kek, new: &Kek) -> anyhow::Result<usize> {
+    let reseal = |aad: &[u8], sealed: &[u8]| -> anyhow::Result<Vec<u8>> {
+        let plain = old.open(aad, sealed).map_err(|_| {
+            anyhow::anyhow!("a stored key cannot be opened with the current key-encryption key")
+        })?;
+        new.seal(aad, &plain)
+    };
+    Ok(store.reseal_all(&reseal)?)
 }

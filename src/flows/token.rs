@@ -23,7 +23,7 @@ use crate::protocol::token_request::{REPEATABLE, TokenRequest};
 use crate::session::Kind;
 use crate::storage::sql::Redemption;
 
-/// The algorithm of ID tokens (clients choosing their own arrives with the key lifecycle).
+/// The default algorithm of ID tokens (OIDC Core §15.1); clients may choose another.
 pub const ID_TOKEN_ALG: Alg = Alg::RS256;
 
 /// RFC 6749 §5.1 successful response.
@@ -259,6 +259,8 @@ pub(crate) fn issue_user_tokens(
         t.jti,
     );
     let access_token = sign_access_token(core, &claims)?;
+    // The client's id_token_signed_response_alg, RS256 by default.
+    let id_alg = t.client.metadata.id_token_alg.unwrap_or(ID_TOKEN_ALG);
     let id_token = if t.scopes.contains("openid") {
         let id_claims = IdTokenClaims {
             iss: core.settings.issuer().to_string(),
@@ -267,14 +269,14 @@ pub(crate) fn issue_user_tokens(
             iat: now,
             auth_time: t.auth_time,
             nonce: t.nonce,
-            at_hash: jws::at_hash(ID_TOKEN_ALG, &access_token),
+            at_hash: jws::at_hash(id_alg, &access_token),
             sid: t.sid.unwrap_or_default(),
             user: user_claims(t.user, t.scopes),
         };
         let keys = core.directory.keys();
-        let signer = keys.signer(ID_TOKEN_ALG).ok_or_else(|| {
-            OAuthError::Server(anyhow::anyhow!("no active {ID_TOKEN_ALG} signing key"))
-        })?;
+        let signer = keys
+            .signer(id_alg)
+            .ok_or_else(|| OAuthError::Server(anyhow::anyhow!("no active {id_alg} signing key")))?;
         Some(
             signer
                 .sign_id_token(&id_claims)

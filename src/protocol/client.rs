@@ -52,6 +52,9 @@ pub struct ClientMetadata {
     /// Where Tessera POSTs a logout token when a session this client took part in ends
     /// (OpenID Connect Back-Channel Logout 1.0 §2.2).
     pub backchannel_logout_uri: Option<String>,
+    /// The algorithm of this client's ID tokens (`id_token_signed_response_alg`); RS256 when
+    /// `None`.
+    pub id_token_alg: Option<super::jose::Alg>,
 }
 
 /// A registered client as the server holds it.
@@ -269,6 +272,7 @@ mod tests {
             skip_consent: false,
             web_origins: vec![],
             backchannel_logout_uri: None,
+            id_token_alg: None,
         }
     }
 

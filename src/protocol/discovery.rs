@@ -52,7 +52,7 @@ pub struct ServerMetadata {
 }
 
 impl ServerMetadata {
-    pub fn new(issuer: &str) -> Self {
+    pub fn new(issuer: &str, signing_algs: &[crate::protocol::jose::Alg]) -> Self {
         Self {
             issuer: issuer.to_string(),
             authorization_endpoint: format!("{issuer}{}", paths::AUTHORIZE),
@@ -71,7 +71,10 @@ impl ServerMetadata {
                 "refresh_token",
             ],
             subject_types_supported: vec!["public"],
-            id_token_signing_alg_values_supported: vec!["RS256"],
+            id_token_signing_alg_values_supported: signing_algs
+                .iter()
+                .map(|a| a.as_str())
+                .collect(),
             token_endpoint_auth_methods_supported: vec![
                 "client_secret_basic",
                 "client_secret_post",
@@ -122,7 +125,10 @@ mod tests {
 
     #[test]
     fn urls_derive_from_the_issuer() {
-        let m = ServerMetadata::new("https://id.example/tenant");
+        let m = ServerMetadata::new(
+            "https://id.example/tenant",
+            &[crate::protocol::jose::Alg::RS256],
+        );
         assert_eq!(m.token_endpoint, "https://id.example/tenant/oauth2/token");
         assert_eq!(m.jwks_uri, "https://id.example/tenant/oauth2/jwks");
         let v = serde_json::to_value(&m).unwrap();

@@ -6,17 +6,19 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Alg {
     RS256,
+    PS256,
     ES256,
     EdDSA,
 }
 
 impl Alg {
-    pub const ALL: [Alg; 3] = [Alg::RS256, Alg::ES256, Alg::EdDSA];
+    pub const ALL: [Alg; 4] = [Alg::RS256, Alg::PS256, Alg::ES256, Alg::EdDSA];
 
     /// Exact, case-sensitive match of the JWA name (RFC 7518 names are case-sensitive).
     pub fn parse(s: &str) -> Option<Alg> {
         match s {
             "RS256" => Some(Alg::RS256),
+            "PS256" => Some(Alg::PS256),
             "ES256" => Some(Alg::ES256),
             "EdDSA" => Some(Alg::EdDSA),
             _ => None,
@@ -26,6 +28,7 @@ impl Alg {
     pub fn as_str(self) -> &'static str {
         match self {
             Alg::RS256 => "RS256",
+            Alg::PS256 => "PS256",
             Alg::ES256 => "ES256",
             Alg::EdDSA => "EdDSA",
         }

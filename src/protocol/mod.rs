@@ -10,6 +10,7 @@ pub mod error;
 pub mod grants;
 pub mod interaction;
 pub mod jose;
+pub mod keys;
 pub mod logout;
 pub mod params;
 pub mod pkce;

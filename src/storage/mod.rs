@@ -30,31 +30,7 @@ pub enum StorageError {
 
 pub type StorageResult<T> = Result<T, StorageError>;
 
-/// Lifecycle state of a signing key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyState {
-    Next,
-    Active,
-    Retired,
-}
-
-impl KeyState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyState::Next => "next",
-            KeyState::Active => "active",
-            KeyState::Retired => "retired",
-        }
-    }
-    pub fn parse(s: &str) -> Option<KeyState> {
-        match s {
-            "next" => Some(KeyState::Next),
-            "active" => Some(KeyState::Active),
-            "retired" => Some(KeyState::Retired),
-            _ => None,
-        }
-    }
-}
+pub use crate::protocol::keys::KeyState;
 
 /// A signing key as stored: the private part sealed under the KEK.
 #[derive(Clone)]
@@ -67,6 +43,11 @@ pub struct KeyRecord {
     pub created_at: i64,
     pub activated_at: Option<i64>,
     pub retired_at: Option<i64>,
+    /// When a staged (`next`) key becomes active.
+    pub activates_at: Option<i64>,
+    /// When a retired key leaves the JWKS.
+    pub remove_after: Option<i64>,
+    pub removed_at: Option<i64>,
 }
 
 impl std::fmt::Debug for KeyRecord {

@@ -91,6 +91,8 @@ pub struct Deployment {
     pub pg: Option<PgDb>,
     pub kek: String,
     pub redis_prefix: String,
+    /// `TESSERA_*` variables for both the nodes and the CLI of this deployment.
+    pub extra_env: Vec<(String, String)>,
 }
 
 impl Deployment {
@@ -103,6 +105,7 @@ impl Deployment {
             pg,
             kek: Kek::generate().unwrap().to_base64(),
             redis_prefix: format!("tessera-test-{}:", uuid::Uuid::new_v4().simple()),
+            extra_env: Vec::new(),
         }
     }
 
@@ -118,6 +121,7 @@ impl Deployment {
         s.log = "warn".into();
         s.database.reload_interval_ms = 200;
         s.database.pool_size = 4;
+        s.apply_env(&self.extra_env).unwrap();
         match self.backend {
             Backend::Sqlite => {
                 // The embedded default: no KEK given, the file in the data dir is generated.
@@ -142,6 +146,7 @@ impl Deployment {
             ),
             ("TESSERA_LOG".to_string(), "warn".to_string()),
         ];
+        env.extend(self.extra_env.iter().cloned());
         if self.backend == Backend::PgRedis {
             env.push(("TESSERA_DATABASE_URL".into(), s.database_url.clone()));
             env.push(("TESSERA_REDIS_URL".into(), s.redis_url.clone()));
@@ -235,16 +240,26 @@ impl Deployment {
 
 /// Binds port 0, sets the issuer to it, builds the app and serves it in the background.
 pub async fn try_start(
+    settings: Settings,
+    tweak: impl FnOnce(&mut Settings),
+) -> anyhow::Result<TestApp> {
+    try_start_clocked(settings, tweak, Arc::new(SystemClock)).await
+}
+
+/// [`try_start`] with an injected clock.
+pub async fn try_start_clocked(
     mut settings: Settings,
     tweak: impl FnOnce(&mut Settings),
+    clock: Arc<dyn tessera::clock::Clock>,
 ) -> anyhow::Result<TestApp> {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     settings.issuer = format!("http://127.0.0.1:{port}");
     settings.bind = format!("127.0.0.1:{port}");
     tweak(&mut settings);
-    let app = Application::build_on(settings.clone(), listener, Arc::new(SystemClock)).await?;
+    let app = Application::build_on(settings.clone(), listener, clock).await?;
     let handle = app.handle();
+    let core = app.core();
     tokio::spawn(app.run_until_stopped());
     Ok(TestApp {
         base: format!("http://127.0.0.1:{port}"),
@@ -253,6 +268,7 @@ pub async fn try_start(
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
+        core,
         handle,
     })
 }
@@ -261,6 +277,7 @@ pub struct TestApp {
     pub base: String,
     pub issuer: String,
     pub http: reqwest::Client,
+    pub core: Arc<tessera::flows::Core>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -307,6 +324,25 @@ impl TestApp {
             .await;
         let status = r.status().as_u16();
         (status, r.json().await.unwrap())
+    }
+
+    /// Polls until `check` returns a value or `limit` passes.
+    pub async fn eventually_value<T, F, Fut>(&self, limit: Duration, mut check: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let start = Instant::now();
+        loop {
+            if let Some(v) = check().await {
+                return v;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "condition not met within {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Polls until `check` holds or `limit` passes; returns how long it took.
@@ -378,4 +414,60 @@ pub fn unix_now() -> i64 {
 pub fn path_mode(p: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+/// The real `tessera serve` binary on a port of its own, killed on drop.
+pub struct ServerProcess {
+    pub base: String,
+    child: tokio::process::Child,
+}
+
+impl ServerProcess {
+    /// Starts a node of `d` with extra environment `env`; waits until it serves.
+    pub async fn start(d: &Deployment, env: &[(&str, &str)]) -> ServerProcess {
+        use tokio::io::AsyncBufReadExt;
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
+        cmd.arg("serve").current_dir(d.dir.path()).env_clear();
+        for (k, v) in d.cli_env() {
+            cmd.env(k, v);
+        }
+        cmd.env("TESSERA_BIND", "127.0.0.1:0")
+            .env("TESSERA_WORKERS", "1")
+            .env("TESSERA_LOG", "info");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let port = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(rest) = line.split("port=").nth(1) {
+                    return rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap()
+                        .parse::<u16>()
+                        .unwrap();
+                }
+            }
+            panic!("server exited before serving")
+        })
+        .await
+        .expect("server start");
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        ServerProcess {
+            base: format!("http://127.0.0.1:{port}"),
+            child,
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
 }

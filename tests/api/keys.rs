@@ -72,11 +72,49 @@ async fn rotation_is_followed_by_a_running_server(backend: Backend) {
         "{text}"
     );
 
-    // Staged rotation is a later feature: refused with an explanation, nothing changes.
+    // Staged rotation: the next key is published now and activates one JWKS cache lifetime
+    // (plus the reload interval) later; signing stays with the active key meanwhile.
+    let staged = d.cli_json(&["keys", "rotate"]).await;
+    assert_eq!(staged["state"], "next");
+    let next_kid = staged["kid"].as_str().unwrap().to_string();
+    let activates_at = staged["activates_at"].as_i64().unwrap();
+    assert!(
+        activates_at >= crate::helpers::unix_now() + 900,
+        "published at least max-age ahead"
+    );
+    app.eventually(Duration::from_secs(10), || async {
+        app.jwks().await.contains(&next_kid)
+    })
+    .await;
+    let (_, body) = app.client_credentials(&id, &secret, "").await;
+    let (h, _) = verify_jwt(body["access_token"].as_str().unwrap(), &app.jwks().await).unwrap();
+    assert_eq!(
+        h["kid"],
+        new_kid.as_str(),
+        "the staged key does not sign yet"
+    );
     let out = d.cli(&["keys", "rotate"]).await;
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--now"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already staged"));
     let out = d.cli(&["keys", "rotate", "--now", "--alg", "HS256"]).await;
+    assert!(!out.status.success());
+
+    // Emergency revocation of the active key: unpublished at once, a new key signs, and tokens
+    // the revoked key signed stop verifying.
+    let (_, body) = app.client_credentials(&id, &secret, "").await;
+    let before = body["access_token"].as_str().unwrap().to_string();
+    let revoked = d.cli_json(&["keys", "revoke", &new_kid]).await;
+    assert_eq!(revoked["previous_state"], "active");
+    app.eventually(Duration::from_secs(10), || async {
+        !app.jwks().await.contains(&new_kid)
+    })
+    .await;
+    assert!(verify_jwt(&before, &app.jwks().await).is_err());
+    let (s, body) = app.client_credentials(&id, &secret, "").await;
+    assert_eq!(s, 200);
+    let (h, _) = verify_jwt(body["access_token"].as_str().unwrap(), &app.jwks().await).unwrap();
+    assert_eq!(h["kid"], next_kid.as_str(), "the staged key took over");
+    let out = d.cli(&["keys", "revoke", "no-such-kid"]).await;
     assert!(!out.status.success());
 }
 

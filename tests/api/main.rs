@@ -35,6 +35,7 @@ mod browser;
 mod chromium;
 mod cli;
 mod discovery;
+mod key_lifecycle;
 mod keys;
 mod logout;
 mod refresh;

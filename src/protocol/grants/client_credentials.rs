@@ -96,6 +96,7 @@ mod tests {
                 skip_consent: false,
                 web_origins: vec![],
                 backchannel_logout_uri: None,
+                id_token_alg: None,
             },
             created_at: 0,
             updated_at: 0,

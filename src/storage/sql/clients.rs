@@ -26,6 +26,7 @@ struct ClientRow {
     skip_consent: bool,
     web_origins: String,
     backchannel_logout_uri: Option<String>,
+    id_token_signed_response_alg: Option<String>,
 }
 
 fn json_list(v: &[String]) -> String {
@@ -60,6 +61,7 @@ impl From<&Client> for ClientRow {
             skip_consent: m.skip_consent,
             web_origins: json_list(&m.web_origins),
             backchannel_logout_uri: m.backchannel_logout_uri.clone(),
+            id_token_signed_response_alg: m.id_token_alg.map(|a| a.as_str().to_string()),
         }
     }
 }
@@ -91,6 +93,13 @@ impl TryFrom<ClientRow> for Client {
                 skip_consent: r.skip_consent,
                 web_origins: parse_list("web_origins", &r.web_origins)?,
                 backchannel_logout_uri: r.backchannel_logout_uri,
+                id_token_alg: match r.id_token_signed_response_alg.as_deref() {
+                    None => None,
+                    Some(a) => Some(
+                        crate::protocol::jose::Alg::parse(a)
+                            .ok_or_else(|| corrupt("id_token_signed_response_alg"))?,
+                    ),
+                },
             },
             id: r.id,
             secret_hash: r.secret_hash,
@@ -152,6 +161,7 @@ impl Store {
                         clients::skip_consent.eq(row.skip_consent),
                         clients::web_origins.eq(&row.web_origins),
                         clients::backchannel_logout_uri.eq(&row.backchannel_logout_uri),
+                        clients::id_token_signed_response_alg.eq(&row.id_token_signed_response_alg),
                     ))
                     .execute(c)?;
                 if n == 0 {

@@ -24,6 +24,7 @@ diesel::table! {
         skip_consent -> Bool,
         web_origins -> Text,
         backchannel_logout_uri -> Nullable<Text>,
+        id_token_signed_response_alg -> Nullable<Text>,
     }
 }
 
@@ -37,6 +38,9 @@ diesel::table! {
         created_at -> BigInt,
         activated_at -> Nullable<BigInt>,
         retired_at -> Nullable<BigInt>,
+        activates_at -> Nullable<BigInt>,
+        remove_after -> Nullable<BigInt>,
+        removed_at -> Nullable<BigInt>,
     }
 }
 
