@@ -291,20 +291,21 @@ fn notify(
         return (notified, tasks);
     }
     let keys = env.directory.keys();
-    let Some(signer) = keys.signer(super::token::ID_TOKEN_ALG) else {
-        tracing::error!(
-            "no active {} key: back-channel logout skipped",
-            super::token::ID_TOKEN_ALG
-        );
-        return (notified, tasks);
-    };
     let policy = Policy::from_settings(env.settings);
     for client_id in clients {
-        let Some(uri) = env
-            .directory
-            .client(client_id)
-            .and_then(|c| c.metadata.backchannel_logout_uri.clone())
-        else {
+        let Some(client) = env.directory.client(client_id) else {
+            continue;
+        };
+        let Some(uri) = client.metadata.backchannel_logout_uri.clone() else {
+            continue;
+        };
+        // Logout tokens are signed like the client's ID tokens.
+        let alg = client
+            .metadata
+            .id_token_alg
+            .unwrap_or(super::token::ID_TOKEN_ALG);
+        let Some(signer) = keys.signer(alg) else {
+            tracing::error!(client_id = %client_id, "no active {alg} key: back-channel logout skipped");
             continue;
         };
         let claims = LogoutTokenClaims::new(
