@@ -303,7 +303,11 @@ async fn revoke_redemption(core: &Core, first: &Redemption) -> Result<(), OAuthE
     );
     tracing::warn!(target: "tessera::security", event = "code_reuse", jti = %jti, "authorization code presented twice; revoking its tokens");
     core.store
-        .run(move |s| s.revoke_token(&jti, exp, now))
+        .run(move |s| {
+            s.revoke_token(&jti, exp, now)?;
+            // ...and the refresh tokens (with their access tokens) the code started.
+            s.revoke_family_of_access_token(&jti, now).map(|_| ())
+        })
         .await
         .map_err(super::storage_error)
 }

@@ -17,6 +17,7 @@ tiers!(
     reuse_is_detected_across_a_restart_and_across_nodes,
     revocation_follows_rfc7009,
     introspection_follows_rfc7662,
+    code_reuse_revokes_the_refresh_tokens_it_started,
 );
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -591,4 +592,38 @@ async fn introspection_follows_rfc7662(backend: Backend) {
         introspect(app, "web", &f.secret, &cc, "").await["active"] == false
     })
     .await;
+}
+
+async fn code_reuse_revokes_the_refresh_tokens_it_started(backend: Backend) {
+    let f = fixture(backend, OFFLINE).await;
+    let app = &f.app;
+    let back = sign_in(
+        &mut Browser::new(),
+        app,
+        &authorize_url(app, "web", "openid offline_access", ""),
+    )
+    .await;
+    let code = param(&back, "code").unwrap();
+    let body = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}",
+        form(CB)
+    );
+    let first: Value = app
+        .token_raw(Some(("web", &f.secret)), &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let rt = first["refresh_token"].as_str().unwrap().to_string();
+    let again = app.token_raw(Some(("web", &f.secret)), &body).await;
+    assert_eq!(again.status(), 400);
+    assert_eq!(
+        refresh(app, &f.secret, &rt, "").await.0,
+        400,
+        "the refresh token of the first redemption is revoked"
+    );
+    assert_eq!(
+        userinfo_status(app, first["access_token"].as_str().unwrap()).await,
+        401
+    );
 }

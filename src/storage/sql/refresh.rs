@@ -246,6 +246,24 @@ impl Store {
         })
     }
 
+    /// Revokes the family (if any) that issued access token `jti`; returns whether there was one.
+    pub fn revoke_family_of_access_token(&self, jti: &str, now: i64) -> StorageResult<bool> {
+        self.with_conn(|conn| {
+            conn.transaction(|c| {
+                let family: Option<String> = fat::table
+                    .filter(fat::jti.eq(jti))
+                    .select(fat::family_id)
+                    .first(c)
+                    .optional()?;
+                match family {
+                    Some(id) => revoke_family_in(c, &id, now).map(|_| true),
+                    None => Ok(false),
+                }
+            })
+            .map_err(map_err)
+        })
+    }
+
     /// Revokes every family of a user (disabled or deleted by an administrator).
     pub fn revoke_families_of_user(&self, user_id: &str, now: i64) -> StorageResult<usize> {
         self.with_conn(|conn| {
