@@ -627,3 +627,54 @@ async fn code_reuse_revokes_the_refresh_tokens_it_started(backend: Backend) {
         401
     );
 }
+
+/// Two real server processes sharing PostgreSQL + Redis: a token revoked through one is
+/// inactive on the other at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_on_one_process_is_seen_by_another() {
+    if !crate::helpers::pg_tier_enabled() {
+        return;
+    }
+    let d = Deployment::new(Backend::PgRedis);
+    let (id, secret) = d.create_client(&["--name", "svc", "--scope", "api"]).await;
+    let a = crate::helpers::ServerProcess::start(&d, &[]).await;
+    let b = crate::helpers::ServerProcess::start(&d, &[]).await;
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .post(format!("{}/oauth2/token", a.base))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let at = token["access_token"].as_str().unwrap().to_string();
+    let introspect_b = || async {
+        http.post(format!("{}/oauth2/introspect", b.base))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("token", at.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()["active"]
+            .clone()
+    };
+    assert_eq!(introspect_b().await, true);
+    let r = http
+        .post(format!("{}/oauth2/revoke", a.base))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("token", at.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        introspect_b().await,
+        false,
+        "the other process sees the revocation at once"
+    );
+}
