@@ -88,6 +88,22 @@ pub enum ClientCommand {
     RotateSecret { id: String },
     /// Delete a client.
     Delete { id: String },
+    /// Initial access tokens for dynamic client registration (POST /oauth2/register).
+    #[command(subcommand)]
+    RegistrationToken(RegistrationTokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistrationTokenCommand {
+    /// Create an initial access token; prints JSON with the token (shown once, stored hashed).
+    Create {
+        /// Lifetime in seconds (default: no expiry).
+        #[arg(long, value_name = "SECONDS")]
+        expires_in: Option<u64>,
+        /// How many clients it may register (default: unlimited).
+        #[arg(long, value_name = "N")]
+        max_uses: Option<u64>,
+    },
 }
 
 #[derive(Debug, Args, Default)]
@@ -378,6 +394,12 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
                     clients::delete(store, &id)?;
                     print_json(&serde_json::json!({"deleted": id}))
                 }
+                ClientCommand::RegistrationToken(RegistrationTokenCommand::Create {
+                    expires_in,
+                    max_uses,
+                }) => print_json(&crate::flows::registration::create_initial_token(
+                    store, now, expires_in, max_uses,
+                )?),
             }
         }
         Command::User(cmd) => {

@@ -57,6 +57,15 @@ pub struct Settings {
     pub http: HttpSettings,
     pub sessions: SessionSettings,
     pub outbound: OutboundSettings,
+    pub registration: RegistrationSettings,
+}
+
+/// Dynamic client registration (RFC 7591).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistrationSettings {
+    /// Allow registration without an initial access token.
+    pub open: bool,
 }
 
 /// Requests Tessera makes to clients (back-channel logout).
@@ -170,6 +179,7 @@ impl Default for Settings {
             http: HttpSettings::default(),
             sessions: SessionSettings::default(),
             outbound: OutboundSettings::default(),
+            registration: RegistrationSettings::default(),
         }
     }
 }
@@ -305,6 +315,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "sessions.interaction_lifetime",
     ),
     ("TESSERA_OUTBOUND_ALLOW_PRIVATE", "outbound.allow_private"),
+    ("TESSERA_REGISTRATION_OPEN", "registration.open"),
 ];
 
 impl Settings {
@@ -402,6 +413,13 @@ impl Settings {
             "sessions.interaction_lifetime" => self.sessions.interaction_lifetime = num(value)?,
             "outbound.allow_private" => {
                 self.outbound.allow_private = match value.trim() {
+                    "true" | "1" => true,
+                    "false" | "0" | "" => false,
+                    _ => return Err(format!("`{value}` is not true or false")),
+                }
+            }
+            "registration.open" => {
+                self.registration.open = match value.trim() {
                     "true" | "1" => true,
                     "false" | "0" | "" => false,
                     _ => return Err(format!("`{value}` is not true or false")),

@@ -74,6 +74,20 @@ pub struct ClientView {
     pub web_origins: Vec<String>,
     pub backchannel_logout_uri: Option<String>,
     pub id_token_signed_response_alg: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// Registered through RFC 7591 (it has a registration access token).
+    pub dynamically_registered: bool,
     pub created_at: i64,
     pub updated_at: i64,
     /// Shown exactly once, when generated or set.
@@ -100,6 +114,17 @@ impl ClientView {
                 .id_token_alg
                 .unwrap_or(crate::protocol::jose::Alg::RS256)
                 .as_str(),
+            logo_uri: m.partner.logo_uri.clone(),
+            policy_uri: m.partner.policy_uri.clone(),
+            tos_uri: m.partner.tos_uri.clone(),
+            contacts: m.partner.contacts.clone(),
+            jwks: m
+                .partner
+                .jwks
+                .as_deref()
+                .and_then(|j| serde_json::from_str(j).ok()),
+            jwks_uri: m.partner.jwks_uri.clone(),
+            dynamically_registered: c.registration_token_hash.is_some(),
             created_at: c.created_at,
             updated_at: c.updated_at,
             client_secret: secret,
@@ -195,12 +220,14 @@ pub fn create(
         web_origins: dedup(c.web_origins.clone().unwrap_or_default()),
         backchannel_logout_uri: c.backchannel_logout_uri.clone().filter(|u| !u.is_empty()),
         id_token_alg: parse_id_token_alg(c.id_token_alg.as_deref())?,
+        partner: Default::default(),
     };
     validate_metadata(&metadata).map_err(ClientError::Invalid)?;
     let secret = secret_for(auth_method, c.secret.as_deref())?;
     let client = Client {
         id,
         secret_hash: secret.as_deref().map(|s| hasher.hash(s)),
+        registration_token_hash: None,
         metadata,
         created_at: now,
         updated_at: now,

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod login;
 pub mod logout;
 pub mod refresh;
+pub mod registration;
 pub mod revoke;
 pub mod sessions;
 pub mod token;

@@ -10,7 +10,7 @@ pub mod pages;
 use actix_web::{HttpResponse, web};
 
 use crate::protocol::discovery::paths;
-use endpoints::{assets, authorize, discovery, health, revoke, token, userinfo};
+use endpoints::{assets, authorize, discovery, health, register, revoke, token, userinfo};
 
 /// Every route, one line per endpoint.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -33,6 +33,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route(paths::REVOKE, web::post().to(revoke::revoke))
     .route(paths::REVOKE, options().to(cors::preflight))
     .route(paths::INTROSPECT, web::post().to(revoke::introspect))
+    .route(paths::REGISTER, web::post().to(register::register))
+    .route(
+        &format!("{}/{{client_id}}", paths::REGISTER),
+        web::get().to(register::read),
+    )
+    .route(
+        &format!("{}/{{client_id}}", paths::REGISTER),
+        web::put().to(register::update),
+    )
+    .route(
+        &format!("{}/{{client_id}}", paths::REGISTER),
+        web::delete().to(register::delete),
+    )
     .route(paths::AUTHORIZE, web::get().to(authorize::get))
     .route(paths::AUTHORIZE, web::post().to(authorize::post))
     .route(paths::USERINFO, web::get().to(userinfo::get))

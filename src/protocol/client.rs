@@ -55,6 +55,25 @@ pub struct ClientMetadata {
     /// The algorithm of this client's ID tokens (`id_token_signed_response_alg`); RS256 when
     /// `None`.
     pub id_token_alg: Option<super::jose::Alg>,
+    /// What a partner registers about itself (RFC 7591 §2); empty for operator-made clients
+    /// unless set.
+    pub partner: PartnerMetadata,
+}
+
+/// Display and key metadata of RFC 7591 §2 / OpenID Connect Dynamic Registration §2.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartnerMetadata {
+    /// https only.
+    pub logo_uri: Option<String>,
+    /// https only.
+    pub policy_uri: Option<String>,
+    /// https only.
+    pub tos_uri: Option<String>,
+    pub contacts: Vec<String>,
+    /// The client's JSON Web Key Set, as JSON text (`{"keys": [...]}`).
+    pub jwks: Option<String>,
+    /// https only; fetched only through `outbound`.
+    pub jwks_uri: Option<String>,
 }
 
 /// A registered client as the server holds it.
@@ -63,6 +82,8 @@ pub struct Client {
     pub id: String,
     /// Keyed hash of the secret; `None` for public clients.
     pub secret_hash: Option<String>,
+    /// SHA-256 of the RFC 7592 registration access token (dynamically registered clients).
+    pub registration_token_hash: Option<String>,
     pub metadata: ClientMetadata,
     pub created_at: i64,
     pub updated_at: i64,
@@ -235,12 +256,104 @@ pub fn validate_metadata(m: &ClientMetadata) -> Result<(), String> {
     if let Some(uri) = &m.backchannel_logout_uri {
         validate_backchannel_logout_uri(uri)?;
     }
+    validate_partner(&m.partner)?;
     for aud in &m.audiences {
         if aud.is_empty()
             || aud.len() > 512
             || aud.chars().any(|c| c.is_control() || c.is_whitespace())
         {
             return Err("audiences: each must be 1 to 512 characters without white space".into());
+        }
+    }
+    Ok(())
+}
+
+/// An https URL shown to users or fetched by the server (`logo_uri`, `policy_uri`, `tos_uri`,
+/// `jwks_uri`): absolute https with a host, no fragment, no user information, ≤ 2000 bytes.
+pub fn validate_https_url(field: &str, uri: &str) -> Result<(), String> {
+    let bad = |why: &str| Err(format!("{field}: {why}"));
+    if uri.len() > super::redirect_uri::MAX_REDIRECT_URI {
+        return bad("too long");
+    }
+    if uri.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return bad("contains white space or control characters");
+    }
+    if uri.contains('#') {
+        return bad("must not contain a fragment");
+    }
+    let Ok(u) = url::Url::parse(uri) else {
+        return bad("not an absolute URI");
+    };
+    if u.scheme() != "https" {
+        return bad("must be an https URL");
+    }
+    if u.host().is_none() {
+        return bad("needs a host");
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return bad("must not contain user information");
+    }
+    Ok(())
+}
+
+/// Checks the partner-supplied metadata: https URLs, contacts, and a JWK Set that holds only
+/// public keys (`jwks` and `jwks_uri` are mutually exclusive, RFC 7591 §2).
+pub fn validate_partner(p: &PartnerMetadata) -> Result<(), String> {
+    for (field, v) in [
+        ("logo_uri", &p.logo_uri),
+        ("policy_uri", &p.policy_uri),
+        ("tos_uri", &p.tos_uri),
+        ("jwks_uri", &p.jwks_uri),
+    ] {
+        if let Some(u) = v {
+            validate_https_url(field, u)?;
+        }
+    }
+    if p.contacts.len() > 20 {
+        return Err("contacts: at most 20".into());
+    }
+    for c in &p.contacts {
+        if c.is_empty() || c.len() > 254 || c.chars().any(|ch| ch.is_control()) {
+            return Err(
+                "contacts: each must be 1 to 254 characters without control characters".into(),
+            );
+        }
+    }
+    if p.jwks.is_some() && p.jwks_uri.is_some() {
+        return Err("jwks and jwks_uri are mutually exclusive".into());
+    }
+    if let Some(j) = &p.jwks {
+        validate_jwks(j)?;
+    }
+    Ok(())
+}
+
+/// A JWK Set given by value: `{"keys": [...]}`, 1–10 keys, each an object with a `kty`, and no
+/// private key members.
+pub fn validate_jwks(text: &str) -> Result<(), String> {
+    if text.len() > 32 * 1024 {
+        return Err("jwks: too large".into());
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|_| "jwks: not a JSON object".to_string())?;
+    let Some(keys) = v.get("keys").and_then(|k| k.as_array()) else {
+        return Err("jwks: must be an object with a `keys` array".into());
+    };
+    if keys.is_empty() || keys.len() > 10 {
+        return Err("jwks: 1 to 10 keys".into());
+    }
+    for k in keys {
+        let Some(obj) = k.as_object() else {
+            return Err("jwks: each key must be an object".into());
+        };
+        if !obj.get("kty").is_some_and(|t| t.is_string()) {
+            return Err("jwks: each key needs a `kty`".into());
+        }
+        if ["d", "p", "q", "dp", "dq", "qi", "k", "oth"]
+            .iter()
+            .any(|m| obj.contains_key(*m))
+        {
+            return Err("jwks: must hold public keys only".into());
         }
     }
     Ok(())
@@ -273,6 +386,7 @@ mod tests {
             web_origins: vec![],
             backchannel_logout_uri: None,
             id_token_alg: None,
+            partner: Default::default(),
         }
     }
 
@@ -298,6 +412,7 @@ mod tests {
         let c = Client {
             id: "x".into(),
             secret_hash: None,
+            registration_token_hash: None,
             metadata: m,
             created_at: 0,
             updated_at: 0,

@@ -19,6 +19,7 @@ pub mod paths {
     pub const LOGIN: &str = "/login";
     pub const CONSENT: &str = "/consent";
     pub const END_SESSION: &str = "/oauth2/logout";
+    pub const REGISTER: &str = "/oauth2/register";
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -31,6 +32,7 @@ pub struct ServerMetadata {
     pub introspection_endpoint: String,
     pub jwks_uri: String,
     pub end_session_endpoint: String,
+    pub registration_endpoint: String,
     pub scopes_supported: Vec<&'static str>,
     pub response_types_supported: Vec<&'static str>,
     pub response_modes_supported: Vec<&'static str>,
@@ -62,6 +64,7 @@ impl ServerMetadata {
             introspection_endpoint: format!("{issuer}{}", paths::INTROSPECT),
             jwks_uri: format!("{issuer}{}", paths::JWKS),
             end_session_endpoint: format!("{issuer}{}", paths::END_SESSION),
+            registration_endpoint: format!("{issuer}{}", paths::REGISTER),
             scopes_supported: vec!["openid", "profile", "email", "offline_access"],
             response_types_supported: vec!["code"],
             response_modes_supported: vec!["query", "form_post"],

@@ -15,6 +15,7 @@ pub mod logout;
 pub mod params;
 pub mod pkce;
 pub mod redirect_uri;
+pub mod registration;
 pub mod scope;
 pub mod token_request;
 pub mod user;

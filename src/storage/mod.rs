@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::protocol::jose::Alg;
 
+pub use sql::RegisterOutcome;
 pub use sql::Store;
 
 /// A storage failure, sorted by what the caller should do about it.

@@ -82,10 +82,9 @@ async fn discovery_documents_agree_and_advertise_only_what_works(backend: Backen
         oidc["token_endpoint_auth_methods_supported"],
         serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
     );
-    // Nothing advertised that does not exist yet.
-    assert!(
-        oidc.get("registration_endpoint").is_none(),
-        "registration is not implemented"
+    assert_eq!(
+        oidc["registration_endpoint"],
+        format!("{}/oauth2/register", app.issuer)
     );
     // Every advertised endpoint answers.
     let jwks = app

@@ -39,6 +39,7 @@ mod key_lifecycle;
 mod keys;
 mod logout;
 mod refresh;
+mod registration;
 mod sessions;
 mod startup;
 mod token;

@@ -97,7 +97,9 @@ mod tests {
                 web_origins: vec![],
                 backchannel_logout_uri: None,
                 id_token_alg: None,
+                partner: Default::default(),
             },
+            registration_token_hash: None,
             created_at: 0,
             updated_at: 0,
         }

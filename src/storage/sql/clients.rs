@@ -2,9 +2,9 @@
 
 use diesel::prelude::*;
 
-use super::schema::clients;
+use super::schema::{client_registration, clients};
 use super::{DbConn, Store, bump, map_err};
-use crate::protocol::client::{Client, ClientMetadata, GrantType};
+use crate::protocol::client::{Client, ClientMetadata, GrantType, PartnerMetadata};
 use crate::protocol::client_auth::AuthMethod;
 use crate::protocol::scope::Scopes;
 use crate::storage::{StorageError, StorageResult};
@@ -27,6 +27,62 @@ struct ClientRow {
     web_origins: String,
     backchannel_logout_uri: Option<String>,
     id_token_signed_response_alg: Option<String>,
+}
+
+/// The registration columns of `clients` (see `schema::client_registration`).
+#[derive(Queryable, Selectable, AsChangeset)]
+#[diesel(table_name = client_registration, treat_none_as_null = true)]
+struct RegistrationRow {
+    id: String,
+    logo_uri: Option<String>,
+    policy_uri: Option<String>,
+    tos_uri: Option<String>,
+    contacts: String,
+    jwks: Option<String>,
+    jwks_uri: Option<String>,
+    registration_token_hash: Option<String>,
+}
+
+impl From<&Client> for RegistrationRow {
+    fn from(c: &Client) -> Self {
+        let p = &c.metadata.partner;
+        RegistrationRow {
+            id: c.id.clone(),
+            logo_uri: p.logo_uri.clone(),
+            policy_uri: p.policy_uri.clone(),
+            tos_uri: p.tos_uri.clone(),
+            contacts: json_list(&p.contacts),
+            jwks: p.jwks.clone(),
+            jwks_uri: p.jwks_uri.clone(),
+            registration_token_hash: c.registration_token_hash.clone(),
+        }
+    }
+}
+
+impl RegistrationRow {
+    fn apply(self, c: &mut Client) -> StorageResult<()> {
+        c.metadata.partner = PartnerMetadata {
+            logo_uri: self.logo_uri,
+            policy_uri: self.policy_uri,
+            tos_uri: self.tos_uri,
+            contacts: parse_list("contacts", &self.contacts)?,
+            jwks: self.jwks,
+            jwks_uri: self.jwks_uri,
+        };
+        c.registration_token_hash = self.registration_token_hash;
+        Ok(())
+    }
+}
+
+/// Writes the registration columns of an existing row.
+pub(super) fn write_registration(
+    conn: &mut DbConn,
+    client: &Client,
+) -> Result<usize, diesel::result::Error> {
+    let row = RegistrationRow::from(client);
+    diesel::update(client_registration::table.filter(client_registration::id.eq(&client.id)))
+        .set(&row)
+        .execute(conn)
 }
 
 fn json_list(v: &[String]) -> String {
@@ -100,9 +156,11 @@ impl TryFrom<ClientRow> for Client {
                             .ok_or_else(|| corrupt("id_token_signed_response_alg"))?,
                     ),
                 },
+                partner: PartnerMetadata::default(),
             },
             id: r.id,
             secret_hash: r.secret_hash,
+            registration_token_hash: None,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -110,14 +168,37 @@ impl TryFrom<ClientRow> for Client {
 }
 
 fn load(conn: &mut DbConn, client_id: &str) -> StorageResult<Option<Client>> {
-    clients::table
+    let Some(mut client) = clients::table
         .filter(clients::id.eq(client_id))
         .select(ClientRow::as_select())
         .first(conn)
         .optional()
         .map_err(map_err)?
         .map(Client::try_from)
-        .transpose()
+        .transpose()?
+    else {
+        return Ok(None);
+    };
+    let reg = client_registration::table
+        .filter(client_registration::id.eq(client_id))
+        .select(RegistrationRow::as_select())
+        .first(conn)
+        .optional()
+        .map_err(map_err)?;
+    if let Some(reg) = reg {
+        reg.apply(&mut client)?;
+    }
+    Ok(Some(client))
+}
+
+/// Inserts the main row of a client (without the registration columns).
+pub(super) fn insert_row(
+    conn: &mut DbConn,
+    client: &Client,
+) -> Result<usize, diesel::result::Error> {
+    diesel::insert_into(clients::table)
+        .values(ClientRow::from(client))
+        .execute(conn)
 }
 
 impl Store {
@@ -130,6 +211,7 @@ impl Store {
                 diesel::insert_into(clients::table)
                     .values(&row)
                     .execute(c)?;
+                write_registration(c, client)?;
                 Ok(())
             })
             .map_err(|e| match map_err(e) {
@@ -167,6 +249,7 @@ impl Store {
                 if n == 0 {
                     return Err(diesel::result::Error::NotFound);
                 }
+                write_registration(c, client)?;
                 Ok(())
             })
             .map_err(map_err)
@@ -196,13 +279,27 @@ impl Store {
     /// Every client, ordered by id.
     pub fn list_clients(&self) -> StorageResult<Vec<Client>> {
         self.with_conn(|c| {
+            let mut regs: std::collections::HashMap<String, RegistrationRow> =
+                client_registration::table
+                    .select(RegistrationRow::as_select())
+                    .load(c)
+                    .map_err(map_err)?
+                    .into_iter()
+                    .map(|r| (r.id.clone(), r))
+                    .collect();
             clients::table
                 .order(clients::id.asc())
                 .select(ClientRow::as_select())
                 .load(c)
                 .map_err(map_err)?
                 .into_iter()
-                .map(Client::try_from)
+                .map(|row| {
+                    let mut client = Client::try_from(row)?;
+                    if let Some(reg) = regs.remove(&client.id) {
+                        reg.apply(&mut client)?;
+                    }
+                    Ok(client)
+                })
                 .collect()
         })
     }

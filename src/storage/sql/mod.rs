@@ -6,6 +6,7 @@ mod clients;
 mod grants;
 mod keys;
 mod refresh;
+mod registration;
 pub mod schema;
 mod secrets;
 mod sessions;
@@ -25,6 +26,7 @@ use crate::config::DatabaseTarget;
 pub use browser_sessions::{BrowserSessionRecord, SessionListing};
 pub use grants::Redemption;
 pub use refresh::{Family, NewRefreshToken, RefreshInfo, Rotation};
+pub use registration::RegisterOutcome;
 pub use sessions::SqlSessionStore;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");

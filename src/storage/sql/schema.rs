@@ -28,6 +28,31 @@ diesel::table! {
     }
 }
 
+// More columns of `clients` (dynamic registration), declared apart so that no table! has more
+// than diesel's 16 columns without the slow-to-compile `32-column-tables` feature.
+diesel::table! {
+    #[sql_name = "clients"]
+    client_registration (id) {
+        id -> Text,
+        logo_uri -> Nullable<Text>,
+        policy_uri -> Nullable<Text>,
+        tos_uri -> Nullable<Text>,
+        contacts -> Text,
+        jwks -> Nullable<Text>,
+        jwks_uri -> Nullable<Text>,
+        registration_token_hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    registration_tokens (token_hash) {
+        token_hash -> Text,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        remaining_uses -> Nullable<BigInt>,
+    }
+}
+
 diesel::table! {
     signing_keys (kid) {
         kid -> Text,
