@@ -15,6 +15,20 @@ pub struct ConsentForm {
     pub csrf: String,
     pub client_name: String,
     pub scopes: Vec<String>,
+    /// The client's registered `logo_uri`, `policy_uri` and `tos_uri` — https only.
+    pub logo_uri: Option<String>,
+    pub policy_uri: Option<String>,
+    pub tos_uri: Option<String>,
+}
+
+/// A registered https URL, or nothing (checked again here: only https reaches a page).
+fn https_only(u: &Option<String>) -> Option<String> {
+    u.as_ref()
+        .filter(|u| {
+            u.starts_with("https://")
+                && crate::protocol::client::validate_https_url("url", u).is_ok()
+        })
+        .cloned()
 }
 
 pub enum ConsentPage {
@@ -30,12 +44,19 @@ pub async fn show(core: &Core, ir: &str, cookie: Option<&str>) -> ConsentPage {
         Err(e) => return ConsentPage::Other(failure_page(e)),
     };
     match authorize::load_interaction(core, ir, &session).await {
-        Ok(Some(i)) => ConsentPage::Form(ConsentForm {
-            interaction: ir.to_string(),
-            csrf: session.data.csrf.clone(),
-            client_name: super::login::client_name(core, i.request.target.client_id()),
-            scopes: i.request.scopes().iter().map(str::to_string).collect(),
-        }),
+        Ok(Some(i)) => {
+            let client = core.directory.client(i.request.target.client_id());
+            let partner = client.as_ref().map(|c| &c.metadata.partner);
+            ConsentPage::Form(ConsentForm {
+                interaction: ir.to_string(),
+                csrf: session.data.csrf.clone(),
+                client_name: super::login::client_name(core, i.request.target.client_id()),
+                scopes: i.request.scopes().iter().map(str::to_string).collect(),
+                logo_uri: partner.and_then(|p| https_only(&p.logo_uri)),
+                policy_uri: partner.and_then(|p| https_only(&p.policy_uri)),
+                tos_uri: partner.and_then(|p| https_only(&p.tos_uri)),
+            })
+        }
         Ok(None) => ConsentPage::Other(expired_page()),
         Err(e) => ConsentPage::Other(failure_page(e)),
     }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::authorize::{CB, VERIFIER, authorize_url, fixture, redeem, sign_in};
-use crate::browser::{Browser, param};
+use crate::authorize::{CB, VERIFIER, authorize_url, fixture, redeem};
+use crate::browser::{Browser, hidden, param};
 use crate::helpers::{Backend, Deployment, TestApp};
 
 tiers!(
@@ -132,12 +132,64 @@ async fn registered_client_signs_in_and_gets_tokens(backend: Backend) {
 
     until_known(app, &id).await;
     let mut b = Browser::new();
-    let back = sign_in(
-        &mut b,
-        app,
-        &authorize_url(app, &id, "openid offline_access", "&prompt=consent"),
-    )
-    .await;
+    // Sign in by hand to look at the consent page: logo and links, https only, escaped.
+    let r = b
+        .get(&authorize_url(app, &id, "openid offline_access", ""))
+        .await;
+    let login = crate::browser::location(&r);
+    let html = b.get(&login).await.text().await.unwrap();
+    let r = b
+        .post(
+            &app.url("/login"),
+            &[
+                ("ir", &hidden(&html, "ir")),
+                ("csrf", &hidden(&html, "csrf")),
+                ("username", "ada"),
+                ("password", crate::authorize::PASSWORD),
+            ],
+        )
+        .await;
+    let consent = crate::browser::location(&r);
+    assert!(consent.contains("/consent"), "{consent}");
+    let page = b.get(&consent).await;
+    let csp = page
+        .headers()
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("img-src 'self' https:"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains(
+            r#"<img src="https://partner.example.com/logo.png" alt="Logo of Partner &#60;App&#62;""#
+        ) || html.contains(
+            r#"<img src="https://partner.example.com/logo.png" alt="Logo of Partner &lt;App&gt;""#
+        ),
+        "{html}"
+    );
+    assert!(!html.contains("Partner <App>"), "the name is escaped");
+    assert!(
+        html.contains(r#"href="https://partner.example.com/privacy" target="_blank" rel="noopener noreferrer""#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"href="https://partner.example.com/terms""#),
+        "{html}"
+    );
+    let r = b
+        .post(
+            &app.url("/consent"),
+            &[
+                ("ir", &hidden(&html, "ir")),
+                ("csrf", &hidden(&html, "csrf")),
+                ("decision", "allow"),
+            ],
+        )
+        .await;
+    let back = crate::browser::location(&r);
     assert!(back.starts_with(CB), "{back}");
     let code = param(&back, "code").unwrap();
     // client_secret_post is registered: Basic is refused, the body works.

@@ -24,6 +24,9 @@ pub async fn show(req: HttpRequest, q: Option<Query<IrQuery>>, core: Data<Core>)
                 csrf: &f.csrf,
                 client_name: &f.client_name,
                 scopes: f.scopes.iter().map(|s| describe_scope(s)).collect(),
+                logo_uri: f.logo_uri.as_deref(),
+                policy_uri: f.policy_uri.as_deref(),
+                tos_uri: f.tos_uri.as_deref(),
             },
         ),
         ConsentPage::Other(outcome) => respond(

@@ -17,7 +17,7 @@ use crate::flows::authorize::{Outcome, Step};
 use crate::protocol::authorize::ResponseMode;
 use crate::protocol::discovery::paths;
 
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'";
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https:; base-uri 'none'; frame-ancestors 'none'";
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -36,6 +36,9 @@ pub struct ConsentView<'a> {
     pub csrf: &'a str,
     pub client_name: &'a str,
     pub scopes: Vec<String>,
+    pub logo_uri: Option<&'a str>,
+    pub policy_uri: Option<&'a str>,
+    pub tos_uri: Option<&'a str>,
 }
 
 #[derive(Template)]
