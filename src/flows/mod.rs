@@ -1,6 +1,7 @@
 //! Use-cases, one per endpoint or operator action: load through storage, apply a protocol rule,
 //! persist, sign. No actix here.
 
+pub mod admin;
 pub mod authorize;
 pub mod bootstrap;
 pub mod browser;

@@ -1,5 +1,6 @@
 //! actix only: routes, extraction, and turning flow results into responses.
 
+pub mod admin;
 pub mod cors;
 pub mod endpoints;
 pub mod error;
@@ -60,7 +61,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/static/tessera.css", web::get().to(assets::css))
     .route("/static/form_post.js", web::get().to(assets::form_post_js))
     .route("/healthz", web::get().to(health::healthz))
-    .route("/readyz", web::get().to(health::readyz));
+    .route("/readyz", web::get().to(health::readyz))
+    .service(admin::scope());
 }
 
 /// 404 for everything else, as JSON.

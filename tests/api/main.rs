@@ -30,6 +30,7 @@ macro_rules! tiers {
     };
 }
 
+mod admin;
 mod authorize;
 mod browser;
 mod chromium;

@@ -6,6 +6,16 @@ use super::schema::{consents, redeemed_codes, revoked_tokens};
 use super::{Store, map_err, unix_now};
 use crate::storage::{StorageError, StorageResult};
 
+/// A user's standing consent to a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentRecord {
+    pub user_id: String,
+    pub client_id: String,
+    /// Space-separated.
+    pub scopes: String,
+    pub granted_at: i64,
+}
+
 /// A redeemed code, remembered until the tokens issued from it expire.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Redemption {
@@ -54,6 +64,68 @@ impl Store {
                 Ok(())
             })
             .map_err(map_err)
+        })
+    }
+
+    /// Consents, by user then client; only `user_id`'s when given.
+    pub fn list_consents(&self, user_id: Option<&str>) -> StorageResult<Vec<ConsentRecord>> {
+        self.with_conn(|c| {
+            let mut q = consents::table
+                .select((
+                    consents::user_id,
+                    consents::client_id,
+                    consents::scopes,
+                    consents::granted_at,
+                ))
+                .order((consents::user_id, consents::client_id))
+                .into_boxed();
+            if let Some(u) = user_id {
+                q = q.filter(consents::user_id.eq(u.to_string()));
+            }
+            let rows: Vec<(String, String, String, i64)> = q.load(c).map_err(map_err)?;
+            Ok(rows
+                .into_iter()
+                .map(|(user_id, client_id, scopes, granted_at)| ConsentRecord {
+                    user_id,
+                    client_id,
+                    scopes,
+                    granted_at,
+                })
+                .collect())
+        })
+    }
+
+    /// Withdraws `user_id`'s consent to `client_id` and, in the same transaction, revokes the
+    /// refresh-token families (and their access tokens) the user granted that client. Returns
+    /// the number of families revoked; [`StorageError::NotFound`] when there was no consent.
+    pub fn delete_consent(&self, user_id: &str, client_id: &str, now: i64) -> StorageResult<usize> {
+        use super::schema::token_families as tf;
+        self.with_conn(|conn| {
+            conn.transaction(|c| {
+                let n = diesel::delete(
+                    consents::table
+                        .filter(consents::user_id.eq(user_id))
+                        .filter(consents::client_id.eq(client_id)),
+                )
+                .execute(c)?;
+                if n == 0 {
+                    return Err(diesel::result::Error::NotFound);
+                }
+                let ids: Vec<String> = tf::table
+                    .filter(tf::user_id.eq(user_id))
+                    .filter(tf::client_id.eq(client_id))
+                    .filter(tf::revoked_at.is_null())
+                    .select(tf::id)
+                    .load(c)?;
+                for id in &ids {
+                    super::refresh::revoke_family_in(c, id, now)?;
+                }
+                Ok(ids.len())
+            })
+            .map_err(|e| match e {
+                diesel::result::Error::NotFound => StorageError::NotFound,
+                other => map_err(other),
+            })
         })
     }
 

@@ -98,7 +98,7 @@ fn insert_token(c: &mut DbConn, family_id: &str, t: &NewRefreshToken, now: i64) 
     Ok(())
 }
 
-fn revoke_family_in(c: &mut DbConn, family_id: &str, now: i64) -> QueryResult<()> {
+pub(super) fn revoke_family_in(c: &mut DbConn, family_id: &str, now: i64) -> QueryResult<()> {
     diesel::update(
         tf::table
             .filter(tf::id.eq(family_id))
