@@ -334,10 +334,7 @@ impl Store {
 
     /// Re-seals every private key and server secret with `reseal(aad, sealed)`, in one
     /// transaction (used to move to a new key-encryption key).
-    pub fn reseal_all(
-        &self,
-        reseal: Reseal<'_>,
-    ) -> StorageResult<usize> {
+    pub fn reseal_all(&self, reseal: Reseal<'_>) -> StorageResult<usize> {
         use super::schema::server_secrets;
         self.with_conn(|conn| {
             conn.transaction(|c| {
