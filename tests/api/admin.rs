@@ -329,6 +329,19 @@ async fn clients_crud_pagination_and_bad_input(backend: Backend) {
     )
     .await;
     assert_eq!((s, b["error"].as_str()), (409, Some("conflict")), "{b}");
+    let (s, b, _) = call(
+        &app,
+        "PATCH",
+        &format!("/clients/{id}"),
+        t,
+        Some(json!({"id_token_signed_response_alg": "ES256"})),
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (400, Some("invalid_request")),
+        "ES256 has no keys: {b}"
+    );
     let (s, b, _) = call(&app, "GET", "/clients/nope", t, None).await;
     assert_eq!((s, b["error"].as_str()), (404, Some("not_found")), "{b}");
 

@@ -6,9 +6,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{ApiError, ErrorBody, PageQuery, Read, Write, blocking, no_store, page_type, paginate};
+use crate::config::Settings;
 use crate::flows::Core;
 use crate::flows::clients::{self as flows, ClientChanges, ClientView};
 use crate::protocol::client_auth::AuthMethod;
+use crate::protocol::jose::Alg;
 
 /// A registered client (never the secret hash; `client_secret` only when just generated or set).
 #[derive(Debug, Serialize, ToSchema)]
@@ -90,7 +92,22 @@ impl ClientInput {
     // The struct update keeps this compiling when ClientChanges grows a field the API does not
     // set yet.
     #[allow(clippy::needless_update)]
-    fn changes(self) -> Result<ClientChanges, ApiError> {
+    fn changes(self, settings: &Settings) -> Result<ClientChanges, ApiError> {
+        // As `tessera client create|update --id-token-alg`: only an algorithm that has keys.
+        if let Some(a) = self
+            .id_token_signed_response_alg
+            .as_deref()
+            .filter(|a| !a.is_empty())
+        {
+            let enabled = settings.key_algorithms();
+            if !Alg::parse(a).is_some_and(|alg| enabled.contains(&alg)) {
+                let names: Vec<&str> = enabled.iter().map(|a| a.as_str()).collect();
+                return Err(ApiError::invalid(format!(
+                    "id_token_signed_response_alg {a} is not one of this server's key algorithms ({})",
+                    names.join(", ")
+                )));
+            }
+        }
         let auth_method = match self.token_endpoint_auth_method.as_deref() {
             None => None,
             Some(m) => Some(AuthMethod::parse(m).ok_or_else(|| {
@@ -155,7 +172,7 @@ pub async fn create(
     core: Data<Core>,
     body: Json<ClientInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let changes = body.into_inner().changes()?;
+    let changes = body.into_inner().changes(&core.settings)?;
     let now = core.clock.now();
     let c = core.clone();
     let view = blocking(&core, move |s| flows::create(s, &c.hasher, changes, now)).await?;
@@ -196,7 +213,7 @@ pub async fn update(
     id: Path<String>,
     body: Json<ClientInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let changes = body.into_inner().changes()?;
+    let changes = body.into_inner().changes(&core.settings)?;
     let (id, now, c) = (id.into_inner(), core.clock.now(), core.clone());
     let view = blocking(&core, move |s| {
         flows::update(s, &c.hasher, &id, changes, now)
