@@ -41,8 +41,9 @@ NOTES = {
                "token is a signed JWT, oidc-provider's an opaque one. Each connection chains its own tokens.",
     "login": "One flow = GET authorize (prompt=consent, PKCE) → GET login page → POST login → GET consent → "
              "POST allow → code → POST token, with a fresh cookie jar; 7–8 HTTP requests. Both check the password "
-             "with argon2id m=19456 KiB, t=2, p=1 (oidc-provider through @node-rs/argon2, the same RustCrypto "
-             "crate). Latencies are per flow.",
+             "with argon2id m=19456 KiB, t=2, p=1 (oidc-provider through @node-rs/argon2, built on the "
+             "`argon2-rust` crate, which is faster per hash than RustCrypto's `argon2` that Tessera uses and "
+             "the ceiling measures). Latencies are per flow.",
     "cc": "No database write per token on either server.",
 }
 

@@ -2,7 +2,8 @@
 // with its default in-memory adapter, client credentials issuing JWT access tokens (RS256 or
 // ES256, chosen by BENCH_ALG), introspection, refresh tokens, and a small login + consent
 // interaction whose password check is argon2id at Tessera's parameters (m=19456 KiB, t=2, p=1)
-// with @node-rs/argon2, a binding of the same RustCrypto `argon2` crate Tessera uses.
+// with @node-rs/argon2 (a Rust binding built on the `argon2-rust` crate; Tessera uses RustCrypto's
+// `argon2`, which measured about 1.5x slower per hash here: see docs/BENCHMARKS.md).
 //
 // Environment: BENCH_PORT, BENCH_ALG (RS256|ES256), BENCH_CONFIG (path of a JSON file with
 // { cc_secret, web_secret, username, password_hash, redirect_uri, audience }).
