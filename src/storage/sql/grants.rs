@@ -45,26 +45,35 @@ impl Store {
         scopes: &str,
         now: i64,
     ) -> StorageResult<()> {
-        self.with_conn(|conn| {
-            conn.transaction(|c| {
-                diesel::delete(
-                    consents::table
-                        .filter(consents::user_id.eq(user_id))
-                        .filter(consents::client_id.eq(client_id)),
-                )
-                .execute(c)?;
-                diesel::insert_into(consents::table)
-                    .values((
-                        consents::user_id.eq(user_id),
-                        consents::client_id.eq(client_id),
-                        consents::scopes.eq(scopes),
-                        consents::granted_at.eq(now),
-                    ))
+        // Two concurrent saves for the same pair can both delete and then race on the insert:
+        // the loser retries and replaces the winner's row.
+        let mut attempt = 0;
+        loop {
+            let result = self.with_conn(|conn| {
+                conn.transaction(|c| {
+                    diesel::delete(
+                        consents::table
+                            .filter(consents::user_id.eq(user_id))
+                            .filter(consents::client_id.eq(client_id)),
+                    )
                     .execute(c)?;
-                Ok(())
-            })
-            .map_err(map_err)
-        })
+                    diesel::insert_into(consents::table)
+                        .values((
+                            consents::user_id.eq(user_id),
+                            consents::client_id.eq(client_id),
+                            consents::scopes.eq(scopes),
+                            consents::granted_at.eq(now),
+                        ))
+                        .execute(c)?;
+                    Ok(())
+                })
+                .map_err(map_err)
+            });
+            match result {
+                Err(StorageError::Conflict(_)) if attempt < 3 => attempt += 1,
+                other => return other,
+            }
+        }
     }
 
     /// Consents, by user then client; only `user_id`'s when given.
