@@ -294,16 +294,7 @@ impl ClientArgs {
 
 /// A client's ID-token algorithm must be one this server holds keys for.
 fn checked_alg(changes: ClientChanges, settings: &Settings) -> anyhow::Result<ClientChanges> {
-    if let Some(a) = changes.id_token_alg.as_deref().filter(|a| !a.is_empty()) {
-        let enabled = settings.key_algorithms();
-        if !Alg::parse(a).is_some_and(|alg| enabled.contains(&alg)) {
-            let names: Vec<&str> = enabled.iter().map(|a| a.as_str()).collect();
-            anyhow::bail!(
-                "--id-token-alg {a} is not one of this server's key algorithms ({}); see keys.algorithms",
-                names.join(", ")
-            );
-        }
-    }
+    clients::check_id_token_alg(&changes, settings)?;
     Ok(changes)
 }
 

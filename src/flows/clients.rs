@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::config::Settings;
 use crate::crypto::secrets::{SecretHasher, generate_client_id, generate_client_secret};
 use crate::protocol::client::{
     Client, ClientMetadata, GrantType, default_grant_types, validate_client_id,
@@ -143,6 +144,24 @@ fn parse_id_token_alg(v: Option<&str>) -> Result<Option<crate::protocol::jose::A
                 ))
             }),
     }
+}
+
+/// A client's ID-token algorithm must be one this server holds keys for (`keys.algorithms`,
+/// see [`Settings::key_algorithms`]): the same rule for `tessera client create|update
+/// --id-token-alg` and the admin API. An empty value (reset to RS256) always passes.
+pub fn check_id_token_alg(c: &ClientChanges, settings: &Settings) -> Result<(), ClientError> {
+    let Some(a) = c.id_token_alg.as_deref().filter(|a| !a.is_empty()) else {
+        return Ok(());
+    };
+    let enabled = settings.key_algorithms();
+    if crate::protocol::jose::Alg::parse(a).is_some_and(|alg| enabled.contains(&alg)) {
+        return Ok(());
+    }
+    let names: Vec<&str> = enabled.iter().map(|a| a.as_str()).collect();
+    Err(ClientError::Invalid(format!(
+        "id_token_signed_response_alg {a} is not one of this server's key algorithms ({}); see keys.algorithms",
+        names.join(", ")
+    )))
 }
 
 fn parse_grants(list: &[String]) -> Result<Vec<GrantType>, ClientError> {

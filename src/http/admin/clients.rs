@@ -10,7 +10,6 @@ use crate::config::Settings;
 use crate::flows::Core;
 use crate::flows::clients::{self as flows, ClientChanges, ClientView};
 use crate::protocol::client_auth::AuthMethod;
-use crate::protocol::jose::Alg;
 
 /// A registered client (never the secret hash; `client_secret` only when just generated or set).
 #[derive(Debug, Serialize, ToSchema)]
@@ -93,28 +92,13 @@ impl ClientInput {
     // set yet.
     #[allow(clippy::needless_update)]
     fn changes(self, settings: &Settings) -> Result<ClientChanges, ApiError> {
-        // As `tessera client create|update --id-token-alg`: only an algorithm that has keys.
-        if let Some(a) = self
-            .id_token_signed_response_alg
-            .as_deref()
-            .filter(|a| !a.is_empty())
-        {
-            let enabled = settings.key_algorithms();
-            if !Alg::parse(a).is_some_and(|alg| enabled.contains(&alg)) {
-                let names: Vec<&str> = enabled.iter().map(|a| a.as_str()).collect();
-                return Err(ApiError::invalid(format!(
-                    "id_token_signed_response_alg {a} is not one of this server's key algorithms ({})",
-                    names.join(", ")
-                )));
-            }
-        }
         let auth_method = match self.token_endpoint_auth_method.as_deref() {
             None => None,
             Some(m) => Some(AuthMethod::parse(m).ok_or_else(|| {
                 ApiError::invalid(format!("token_endpoint_auth_method `{m}` is not supported"))
             })?),
         };
-        Ok(ClientChanges {
+        let changes = ClientChanges {
             name: self.client_name,
             id: self.client_id,
             public: self.public,
@@ -130,7 +114,10 @@ impl ClientInput {
             id_token_alg: self.id_token_signed_response_alg,
             secret: self.client_secret,
             ..ClientChanges::default()
-        })
+        };
+        // As `tessera client create|update --id-token-alg`: only an algorithm that has keys.
+        flows::check_id_token_alg(&changes, settings)?;
+        Ok(changes)
     }
 }
 
