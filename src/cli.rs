@@ -13,8 +13,8 @@ use crate::crypto::kek::Kek;
 use crate::flows::clients::{self, ClientChanges};
 use crate::flows::directory::Directory;
 use crate::flows::sessions::{self, Env};
-use crate::flows::users::{self, UserSpec};
-use crate::flows::{bootstrap, keys};
+use crate::flows::users::{self, ProfileChanges, UserSpec};
+use crate::flows::{bootstrap, keys, registration};
 use crate::protocol::client_auth::AuthMethod;
 use crate::protocol::jose::Alg;
 use crate::session::SessionStore;
@@ -104,6 +104,19 @@ pub enum RegistrationTokenCommand {
         #[arg(long, value_name = "N")]
         max_uses: Option<u64>,
     },
+    /// List initial access tokens as JSON, newest first: id, created, expiry, remaining uses
+    /// and whether each is still usable (never the token or its hash).
+    List,
+    /// Show one initial access token by its id.
+    Show {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Revoke (delete) an initial access token by its id: it registers no client from now on.
+    Revoke {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
 }
 
 #[derive(Debug, Args, Default)]
@@ -167,6 +180,9 @@ pub enum UserCommand {
         #[arg(value_name = "USER")]
         user: String,
     },
+    /// Change a user's profile; only the flags given change (`""` removes a name). A new e-mail
+    /// address is unverified unless `--email-verified` is given too.
+    Update(UserUpdateArgs),
     /// Disable a user: they can no longer log in, and their sessions end now.
     Disable {
         /// Username or subject.
@@ -226,6 +242,28 @@ pub struct UserCreateArgs {
     /// taken as an argument, where it would show in the process list and shell history).
     #[arg(long)]
     pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UserUpdateArgs {
+    /// Username or subject.
+    #[arg(value_name = "USER")]
+    pub user: String,
+    /// New e-mail address.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Whether the e-mail address is verified (`--email-verified=false` to clear it).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub email_verified: Option<bool>,
+    /// Full display name (`""` removes it).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Given name (`""` removes it).
+    #[arg(long)]
+    pub given_name: Option<String>,
+    /// Family name (`""` removes it).
+    #[arg(long)]
+    pub family_name: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -385,12 +423,24 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
                     clients::delete(store, &id)?;
                     print_json(&serde_json::json!({"deleted": id}))
                 }
-                ClientCommand::RegistrationToken(RegistrationTokenCommand::Create {
-                    expires_in,
-                    max_uses,
-                }) => print_json(&crate::flows::registration::create_initial_token(
-                    store, now, expires_in, max_uses,
-                )?),
+                ClientCommand::RegistrationToken(cmd) => match cmd {
+                    RegistrationTokenCommand::Create {
+                        expires_in,
+                        max_uses,
+                    } => print_json(&registration::create_initial_token(
+                        store, now, expires_in, max_uses,
+                    )?),
+                    RegistrationTokenCommand::List => {
+                        print_json(&registration::list_initial_tokens(store, now)?)
+                    }
+                    RegistrationTokenCommand::Show { id } => {
+                        print_json(&registration::show_initial_token(store, &id, now)?)
+                    }
+                    RegistrationTokenCommand::Revoke { id } => {
+                        let revoked = registration::revoke_initial_token(store, &id, now)?;
+                        print_json(&serde_json::json!({"revoked": revoked.id}))
+                    }
+                },
             }
         }
         Command::User(cmd) => {
@@ -423,6 +473,16 @@ pub fn run(command: Command, settings: &Settings) -> anyhow::Result<()> {
                     let admin = SessionAdmin::open(&o, settings)?;
                     let env = admin.env(settings);
                     print_json(&block_on(users::disable(&env, &user, now))??)
+                }
+                UserCommand::Update(a) => {
+                    let changes = ProfileChanges {
+                        email: a.email,
+                        email_verified: a.email_verified,
+                        name: a.name,
+                        given_name: a.given_name,
+                        family_name: a.family_name,
+                    };
+                    print_json(&users::update(store, &a.user, changes, now)?)
                 }
                 UserCommand::Enable { user } => print_json(&users::enable(store, &user, now)?),
                 UserCommand::Delete { user } => {

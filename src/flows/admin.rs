@@ -1,7 +1,8 @@
-//! Use cases of the admin API that the CLI has no command for yet (consents), and the key
-//! operations with their failures sorted for an API (not found, conflict, unavailable). Clients,
-//! users and sessions go through [`super::clients`], [`super::users`] and [`super::sessions`],
-//! exactly as the CLI does.
+//! Use cases of the admin API that the CLI has no command for yet (consents: list, show,
+//! withdraw), the key operations with their failures sorted for an API (not found, conflict,
+//! unavailable), and [`AdminError`], which the registration-token operations of
+//! [`super::registration`] share. Clients, users and sessions go through [`super::clients`],
+//! [`super::users`] and [`super::sessions`], exactly as the CLI does.
 
 use serde::Serialize;
 
@@ -59,6 +60,14 @@ pub fn list_consents(store: &Store, user: Option<&str>) -> Result<Vec<ConsentVie
             granted_at: r.granted_at,
         })
         .collect())
+}
+
+/// One user's (username or subject) consent to a client.
+pub fn show_consent(store: &Store, user: &str, client_id: &str) -> Result<ConsentView, AdminError> {
+    list_consents(store, Some(user))?
+        .into_iter()
+        .find(|c| c.client_id == client_id)
+        .ok_or_else(|| AdminError::NotFound(format!("no consent of `{user}` to `{client_id}`")))
 }
 
 fn find_user(store: &Store, user: &str) -> Result<String, AdminError> {

@@ -12,9 +12,11 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use super::admin::AdminError;
 use super::{Core, storage_error};
 use crate::crypto::random;
 use crate::crypto::secrets::{generate_client_id, generate_client_secret};
@@ -61,39 +63,128 @@ pub fn token_hash(token: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Creates an initial access token (operator command); returns JSON with the token, shown once.
+/// An initial access token as operators see it: never the token or its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InitialTokenView {
+    /// The non-secret identifier to show and revoke it by (a random UUID).
+    pub id: String,
+    pub created_at: i64,
+    /// `None`: it does not expire.
+    pub expires_at: Option<i64>,
+    /// `None`: unlimited.
+    pub remaining_uses: Option<i64>,
+    /// `usable`, `expired` or `used_up`.
+    pub state: &'static str,
+    /// Whether it can register a client now.
+    pub usable: bool,
+}
+
+impl InitialTokenView {
+    /// From a stored row `(id, created_at, expires_at, remaining_uses)`.
+    fn of(row: (String, i64, Option<i64>, Option<i64>), now: i64) -> Self {
+        let (id, created_at, expires_at, remaining_uses) = row;
+        let state = if expires_at.is_some_and(|e| e <= now) {
+            "expired"
+        } else if remaining_uses.is_some_and(|n| n <= 0) {
+            "used_up"
+        } else {
+            "usable"
+        };
+        InitialTokenView {
+            id,
+            created_at,
+            expires_at,
+            remaining_uses,
+            state,
+            usable: state == "usable",
+        }
+    }
+}
+
+/// A new initial access token: the token itself is in here, once.
+#[derive(Debug, Serialize)]
+pub struct InitialTokenCreated {
+    pub id: String,
+    pub initial_access_token: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub max_uses: Option<i64>,
+}
+
+/// Creates an initial access token (operator command); the token is shown once, only its
+/// SHA-256 hash is stored, under a new random identifier.
 pub fn create_initial_token(
     store: &Store,
     now: i64,
     expires_in: Option<u64>,
     max_uses: Option<u64>,
-) -> anyhow::Result<Value> {
-    if max_uses == Some(0) {
-        anyhow::bail!("--max-uses must be at least 1");
-    }
-    if expires_in == Some(0) {
-        anyhow::bail!("--expires-in must be at least 1 second");
-    }
+) -> Result<InitialTokenCreated, AdminError> {
+    let invalid = |m: &str| AdminError::Invalid(m.to_string());
     let expires_at = match expires_in {
+        Some(0) => return Err(invalid("expires_in must be at least 1 second")),
         Some(s) => Some(
             i64::try_from(s)
                 .ok()
                 .and_then(|s| now.checked_add(s))
-                .ok_or_else(|| anyhow::anyhow!("--expires-in is too large"))?,
+                .ok_or_else(|| invalid("expires_in is too large"))?,
         ),
         None => None,
     };
     let max_uses = match max_uses {
-        Some(n) => Some(i64::try_from(n).map_err(|_| anyhow::anyhow!("--max-uses is too large"))?),
+        Some(0) => return Err(invalid("max_uses must be at least 1")),
+        Some(n) => Some(i64::try_from(n).map_err(|_| invalid("max_uses is too large"))?),
         None => None,
     };
     let token = format!("tri_{}", random::token::<32>()?);
-    store.insert_registration_token(&token_hash(&token), now, expires_at, max_uses)?;
-    Ok(json!({
-        "initial_access_token": token,
-        "expires_at": expires_at,
-        "max_uses": max_uses,
-    }))
+    let id = uuid::Uuid::new_v4().to_string();
+    store.insert_registration_token(&id, &token_hash(&token), now, expires_at, max_uses)?;
+    Ok(InitialTokenCreated {
+        id,
+        initial_access_token: token,
+        created_at: now,
+        expires_at,
+        max_uses,
+    })
+}
+
+/// Every initial access token, newest first, with whether it is still usable at `now`.
+pub fn list_initial_tokens(store: &Store, now: i64) -> Result<Vec<InitialTokenView>, AdminError> {
+    Ok(store
+        .list_registration_tokens()?
+        .into_iter()
+        .map(|r| InitialTokenView::of(r, now))
+        .collect())
+}
+
+fn no_token(id: &str) -> AdminError {
+    AdminError::NotFound(format!("no registration token with id `{id}`"))
+}
+
+/// One initial access token by its identifier.
+pub fn show_initial_token(
+    store: &Store,
+    id: &str,
+    now: i64,
+) -> Result<InitialTokenView, AdminError> {
+    store
+        .get_registration_token(id)?
+        .map(|r| InitialTokenView::of(r, now))
+        .ok_or_else(|| no_token(id))
+}
+
+/// Revokes (deletes) an initial access token: it registers no client from now on, on every
+/// node (the token is checked in SQL on each registration). Returns what it was.
+pub fn revoke_initial_token(
+    store: &Store,
+    id: &str,
+    now: i64,
+) -> Result<InitialTokenView, AdminError> {
+    let view = show_initial_token(store, id, now)?;
+    store.delete_registration_token(id).map_err(|e| match e {
+        crate::storage::StorageError::NotFound => no_token(id),
+        other => other.into(),
+    })?;
+    Ok(view)
 }
 
 fn registration_client_uri(core: &Core, client_id: &str) -> String {

@@ -1,6 +1,6 @@
-//! End-user management, the one path for every operator surface (the CLI today, the admin API
-//! later). Each operation validates everything first and then writes once, so a refused or
-//! interrupted command leaves no half-created user.
+//! End-user management, the one path for every operator surface (the CLI and the admin API).
+//! Each operation validates everything first and then writes once, so a refused or interrupted
+//! command leaves no half-created user.
 //!
 //! Operators name a user by username or by subject: the (normalized) username is tried first,
 //! then the id. Usernames can never be UUIDs, so the two never collide.
@@ -143,6 +143,86 @@ pub fn list(store: &Store) -> Result<Vec<UserView>, UserError> {
 
 pub fn show(store: &Store, username_or_id: &str) -> Result<UserView, UserError> {
     Ok(UserView::of(&find(store, username_or_id)?))
+}
+
+/// A change to a user's profile as an operator gives it; `None` leaves a field as it is. For
+/// `name`, `given_name` and `family_name`, `Some("")` removes the value.
+#[derive(Debug, Default, Clone)]
+pub struct ProfileChanges {
+    pub email: Option<String>,
+    pub email_verified: Option<bool>,
+    pub name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+}
+
+impl ProfileChanges {
+    fn is_empty(&self) -> bool {
+        self.email.is_none()
+            && self.email_verified.is_none()
+            && self.name.is_none()
+            && self.given_name.is_none()
+            && self.family_name.is_none()
+    }
+}
+
+/// A new value of an optional name: `""` removes it; anything else must pass [`validate_name`].
+fn changed_name(
+    field: &str,
+    new: Option<String>,
+    current: Option<String>,
+) -> Result<Option<String>, UserError> {
+    match new {
+        None => Ok(current),
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) => {
+            validate_name(field, Some(&v)).map_err(invalid)?;
+            Ok(Some(v))
+        }
+    }
+}
+
+/// Changes a user's profile fields (`tessera user update`, `PATCH /admin/v1/users/{user}`),
+/// with the rules of [`create`]; everything is validated before the one write. A changed e-mail
+/// address is unverified unless `email_verified` is given too. The username, subject, password
+/// and state do not change here.
+pub fn update(
+    store: &Store,
+    username_or_id: &str,
+    changes: ProfileChanges,
+    now: i64,
+) -> Result<UserView, UserError> {
+    if changes.is_empty() {
+        return Err(invalid(
+            "nothing to change: give email, email_verified, name, given_name or family_name".into(),
+        ));
+    }
+    let email = match changes.email {
+        Some(e) => {
+            let e = e.trim().to_string();
+            validate_email(&e).map_err(invalid)?;
+            Some(e)
+        }
+        None => None,
+    };
+    let mut user = find(store, username_or_id)?;
+    user.name = changed_name("name", changes.name, user.name)?;
+    user.given_name = changed_name("given_name", changes.given_name, user.given_name)?;
+    user.family_name = changed_name("family_name", changes.family_name, user.family_name)?;
+    if let Some(e) = email {
+        if e != user.email && changes.email_verified.is_none() {
+            user.email_verified = false;
+        }
+        user.email = e;
+    }
+    if let Some(v) = changes.email_verified {
+        user.email_verified = v;
+    }
+    store
+        .update_user_profile(&user, now)
+        .map_err(not_found_as(username_or_id))?;
+    user.updated_at = now;
+    Ok(UserView::of(&user))
 }
 
 fn not_found_as(who: &str) -> impl FnOnce(StorageError) -> UserError + '_ {
@@ -342,6 +422,89 @@ mod tests {
             assert!(matches!(r, Err(UserError::Invalid(_))), "{sp:?}: {r:?}");
         }
         assert!(list(&s).unwrap().is_empty());
+    }
+
+    #[test]
+    fn update_changes_only_the_profile_fields_given() {
+        let (_dir, s) = store();
+        let v = create(
+            &s,
+            UserSpec {
+                name: Some("Dan".into()),
+                given_name: Some("Daniel".into()),
+                email_verified: true,
+                ..spec("dan")
+            },
+            "password1",
+            1,
+        )
+        .unwrap();
+        let name = |n: &str| ProfileChanges {
+            name: Some(n.into()),
+            ..ProfileChanges::default()
+        };
+        let u = update(&s, "DAN", name("Daniel Doe"), 2).unwrap();
+        assert_eq!(u.name.as_deref(), Some("Daniel Doe"));
+        assert_eq!(
+            (u.given_name.as_deref(), u.email_verified, u.updated_at),
+            (Some("Daniel"), true, 2)
+        );
+        assert_eq!(show(&s, &v.sub).unwrap(), u);
+
+        // A new address is unverified unless said otherwise; "" removes a name.
+        let u = update(
+            &s,
+            "dan",
+            ProfileChanges {
+                email: Some(" dan@example.org ".into()),
+                given_name: Some(String::new()),
+                ..ProfileChanges::default()
+            },
+            3,
+        )
+        .unwrap();
+        assert_eq!(
+            (u.email.as_str(), u.email_verified, u.given_name),
+            ("dan@example.org", false, None)
+        );
+        let u = update(
+            &s,
+            &v.sub,
+            ProfileChanges {
+                email: Some("dan@example.net".into()),
+                email_verified: Some(true),
+                ..ProfileChanges::default()
+            },
+            4,
+        )
+        .unwrap();
+        assert!(u.email_verified);
+
+        // Refusals change nothing.
+        for bad in [
+            ProfileChanges::default(),
+            ProfileChanges {
+                email: Some("not-an-email".into()),
+                name: Some("Fine".into()),
+                ..ProfileChanges::default()
+            },
+            name("bad\nname"),
+            name("   "),
+            name(&"x".repeat(201)),
+        ] {
+            let r = update(&s, "dan", bad.clone(), 5);
+            assert!(matches!(r, Err(UserError::Invalid(_))), "{bad:?}: {r:?}");
+        }
+        assert!(matches!(
+            update(&s, "nobody", name("X"), 5),
+            Err(UserError::NotFound(_))
+        ));
+        assert_eq!(show(&s, "dan").unwrap(), u);
+        let stored = s.get_user(&v.sub).unwrap().unwrap();
+        assert!(verify_password(
+            "password1",
+            stored.password_hash.as_deref().unwrap()
+        ));
     }
 
     #[test]

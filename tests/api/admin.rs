@@ -15,6 +15,8 @@ tiers!(
     clients_crud_pagination_and_bad_input,
     users_consents_and_sessions,
     keys_rotate_and_revoke,
+    registration_tokens_list_show_and_revoke,
+    user_profile_update,
 );
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -133,6 +135,29 @@ async fn tokens_and_scopes_guard_the_api(backend: Backend) {
         assert_eq!(s, 403, "{b}");
         assert_eq!(b["error"], "forbidden");
         assert!(www_authenticate(&h).contains("error=\"insufficient_scope\""));
+    }
+    // A client's own token cannot touch another client (nor itself) without admin scopes.
+    for (m, path, body) in [
+        ("GET", format!("/clients/{admin_id}"), None),
+        (
+            "PATCH",
+            format!("/clients/{admin_id}"),
+            Some(json!({"client_name": "mine now"})),
+        ),
+        ("POST", format!("/clients/{admin_id}/rotate-secret"), None),
+        ("DELETE", format!("/clients/{admin_id}"), None),
+        (
+            "PATCH",
+            format!("/clients/{plain_id}"),
+            Some(json!({"scope": "admin:write"})),
+        ),
+    ] {
+        let (s, b, _) = call(&app, m, &path, Some(&plain), body).await;
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (403, Some("forbidden")),
+            "{m} {path}: {b}"
+        );
     }
     // admin:read lists but cannot write.
     let (s, b, _) = call(&app, "GET", "/clients", Some(&reader), None).await;
@@ -518,6 +543,24 @@ async fn users_consents_and_sessions(backend: Backend) {
     assert_eq!(s, 404);
 
     // Consents: ada allowed `web`; withdrawing it shows the page again.
+    let (s, one, _) = call(
+        app,
+        "GET",
+        &format!("/consents/ADA/{}", f.client_id),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!((s, one["client_id"].as_str()), (200, Some("web")), "{one}");
+    assert_eq!(one["sub"], f.sub.as_str());
+    for path in ["/consents/ada/nope", "/consents/nobody/web"] {
+        let (s, b, _) = call(app, "GET", path, t, None).await;
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (404, Some("not_found")),
+            "{path}: {b}"
+        );
+    }
     let (s, consents, _) = call(app, "GET", "/consents?user=ada", t, None).await;
     assert_eq!(s, 200, "{consents}");
     assert_eq!(consents["items"][0]["client_id"], "web");
@@ -559,6 +602,15 @@ async fn users_consents_and_sessions(backend: Backend) {
     assert_eq!(s, 404);
     let (_, consents, _) = call(app, "GET", "/consents", t, None).await;
     assert_eq!(consents["items"], json!([]));
+    let (s, _, _) = call(
+        app,
+        "GET",
+        &format!("/consents/ada/{}", f.client_id),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(s, 404, "withdrawn");
 
     // Users: create, read, list, disable, enable, password, delete.
     let (s, u, _) = call(
@@ -717,4 +769,398 @@ async fn keys_rotate_and_revoke(backend: Backend) {
             "{body}: {b}"
         );
     }
+}
+
+/// Registers a client at `POST /oauth2/register` with an initial access token; the status.
+async fn register_with(app: &TestApp, initial: &str) -> u16 {
+    app.http
+        .post(app.url("/oauth2/register"))
+        .bearer_auth(initial)
+        .json(&json!({"redirect_uris": ["https://app.example.com/cb"]}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn registration_tokens_list_show_and_revoke(backend: Backend) {
+    let d = Deployment::new(backend);
+    let (admin_id, admin_secret) = client(&d, "Admin", "admin:read admin:write", &[]).await;
+    let (reader_id, reader_secret) = client(&d, "Reader", "admin:read", &[]).await;
+    let (plain_id, plain_secret) = client(&d, "Plain", "api", &[]).await;
+    // One token from the CLI (unlimited, no expiry); two from the API.
+    let cli_made = d
+        .cli_json(&["client", "registration-token", "create"])
+        .await;
+    let app = d.start().await;
+    let admin = token(&app, &admin_id, &admin_secret).await;
+    let reader = token(&app, &reader_id, &reader_secret).await;
+    let plain = token(&app, &plain_id, &plain_secret).await;
+    let t = Some(admin.as_str());
+
+    let (s, once, _) = call(
+        &app,
+        "POST",
+        "/registration-tokens",
+        t,
+        Some(json!({"max_uses": 1})),
+    )
+    .await;
+    assert_eq!(s, 201, "{once}");
+    let (s, timed, _) = call(
+        &app,
+        "POST",
+        "/registration-tokens",
+        t,
+        Some(json!({"expires_in": 3600, "max_uses": 5})),
+    )
+    .await;
+    assert_eq!(s, 201, "{timed}");
+    let once_id = once["id"].as_str().unwrap().to_string();
+    let timed_id = timed["id"].as_str().unwrap().to_string();
+    let cli_id = cli_made["id"].as_str().unwrap().to_string();
+    for id in [&once_id, &timed_id, &cli_id] {
+        assert!(uuid::Uuid::try_parse(id).is_ok(), "{id}");
+    }
+    assert_eq!(
+        timed["expires_at"].as_i64().unwrap() - timed["created_at"].as_i64().unwrap(),
+        3600
+    );
+    let secrets: Vec<String> = [&once, &timed, &cli_made]
+        .iter()
+        .map(|v| v["initial_access_token"].as_str().unwrap().to_string())
+        .collect();
+
+    // List (paginated, newest first by creation time): ids and limits, never a token or hash.
+    let (s, all, _) = call(&app, "GET", "/registration-tokens", Some(&reader), None).await;
+    assert_eq!(s, 200, "{all}");
+    let items = all["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3, "{all}");
+    let text = all.to_string();
+    for secret in &secrets {
+        let hash = tessera::flows::registration::token_hash(secret);
+        assert!(
+            !text.contains(secret.as_str()) && !text.contains(&hash),
+            "{text}"
+        );
+    }
+    for item in items {
+        let mut keys: Vec<&String> = item.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "created_at",
+                "expires_at",
+                "id",
+                "remaining_uses",
+                "state",
+                "usable"
+            ],
+            "{item}"
+        );
+        assert_eq!(
+            (item["state"].as_str(), item["usable"].as_bool()),
+            (Some("usable"), Some(true))
+        );
+    }
+    let mut ids: Vec<&str> = items.iter().map(|i| i["id"].as_str().unwrap()).collect();
+    ids.sort();
+    let mut want = vec![once_id.as_str(), timed_id.as_str(), cli_id.as_str()];
+    want.sort();
+    assert_eq!(ids, want);
+    let (s, p1, _) = call(&app, "GET", "/registration-tokens?limit=2", t, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(p1["items"].as_array().unwrap().len(), 2);
+    let cursor = p1["next_cursor"].as_str().unwrap();
+    let (_, p2, _) = call(
+        &app,
+        "GET",
+        &format!("/registration-tokens?limit=2&cursor={cursor}"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(p2["items"].as_array().unwrap().len(), 1);
+    assert!(p2.get("next_cursor").is_none(), "{p2}");
+    for q in ["?limit=0", "?cursor=nope!", "?user=ada"] {
+        let (s, b, _) = call(&app, "GET", &format!("/registration-tokens{q}"), t, None).await;
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{q}: {b}"
+        );
+    }
+
+    // Read: the CLI's token is unlimited and never expires.
+    let (s, one, _) = call(
+        &app,
+        "GET",
+        &format!("/registration-tokens/{cli_id}"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{one}");
+    assert_eq!(
+        (
+            one["expires_at"].clone(),
+            one["remaining_uses"].clone(),
+            one["usable"].clone()
+        ),
+        (Value::Null, Value::Null, json!(true))
+    );
+    // Using up the one-use token shows in its state.
+    assert_eq!(register_with(&app, &secrets[0]).await, 201);
+    let (_, used, _) = call(
+        &app,
+        "GET",
+        &format!("/registration-tokens/{once_id}"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            used["state"].as_str(),
+            used["usable"].as_bool(),
+            used["remaining_uses"].as_i64()
+        ),
+        (Some("used_up"), Some(false), Some(0)),
+        "{used}"
+    );
+    let (_, timed_now, _) = call(
+        &app,
+        "GET",
+        &format!("/registration-tokens/{timed_id}"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(timed_now["remaining_uses"], 5);
+
+    // Revoke: 204; the token registers nothing any more; it is gone from reads and lists.
+    let (s, _, _) = call(
+        &app,
+        "DELETE",
+        &format!("/registration-tokens/{timed_id}"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    assert_eq!(register_with(&app, &secrets[1]).await, 401, "revoked");
+    let (s, b, _) = call(
+        &app,
+        "GET",
+        &format!("/registration-tokens/{timed_id}"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!((s, b["error"].as_str()), (404, Some("not_found")), "{b}");
+    let (s, b, _) = call(
+        &app,
+        "DELETE",
+        &format!("/registration-tokens/{timed_id}"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!((s, b["error"].as_str()), (404, Some("not_found")), "{b}");
+    let (_, all, _) = call(&app, "GET", "/registration-tokens", t, None).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 2);
+    // The others still work.
+    assert_eq!(register_with(&app, &secrets[2]).await, 201);
+
+    // Scopes: no admin scope → 403 everywhere; admin:read reads but cannot create or revoke.
+    let cli_path = format!("/registration-tokens/{cli_id}");
+    for (m, path, body) in [
+        ("GET", "/registration-tokens", None),
+        ("POST", "/registration-tokens", Some(json!({}))),
+        ("GET", cli_path.as_str(), None),
+        ("DELETE", cli_path.as_str(), None),
+    ] {
+        let (s, b, h) = call(&app, m, path, Some(&plain), body).await;
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (403, Some("forbidden")),
+            "{m} {path}: {b}"
+        );
+        assert!(www_authenticate(&h).contains("insufficient_scope"));
+    }
+    for (m, body) in [("POST", Some(json!({}))), ("DELETE", None)] {
+        let path = if m == "POST" {
+            "/registration-tokens"
+        } else {
+            cli_path.as_str()
+        };
+        let (s, b, h) = call(&app, m, path, Some(&reader), body).await;
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (403, Some("forbidden")),
+            "{m}: {b}"
+        );
+        assert!(www_authenticate(&h).contains("scope=\"admin:write\""));
+    }
+    let (s, _, _) = call(&app, "GET", &cli_path, Some(&reader), None).await;
+    assert_eq!(s, 200, "still there");
+    let (s, _, _) = call(&app, "GET", &cli_path, None, None).await;
+    assert_eq!(s, 401);
+}
+
+async fn user_profile_update(backend: Backend) {
+    let (d, app, admin) = admin_app(backend).await;
+    let t = Some(admin.as_str());
+    let (plain_id, plain_secret) = client(&d, "Plain", "api", &[]).await;
+    let (reader_id, reader_secret) = client(&d, "Reader", "admin:read", &[]).await;
+    let plain = token(&app, &plain_id, &plain_secret).await;
+    let reader = token(&app, &reader_id, &reader_secret).await;
+    let (s, u, _) = call(
+        &app,
+        "POST",
+        "/users",
+        t,
+        Some(
+            json!({"username": "lin", "email": "lin@example.com", "email_verified": true,
+                    "name": "Lin", "given_name": "Lin", "password": "a long password"}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 201, "{u}");
+    let sub = u["sub"].as_str().unwrap().to_string();
+
+    // Only the fields given change; "" removes a name.
+    let (s, v, _) = call(
+        &app,
+        "PATCH",
+        "/users/LIN",
+        t,
+        Some(json!({"name": "Lin Wei", "family_name": "Wei", "given_name": ""})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (
+            v["name"].as_str(),
+            v["family_name"].as_str(),
+            v["given_name"].clone()
+        ),
+        (Some("Lin Wei"), Some("Wei"), Value::Null)
+    );
+    assert_eq!(
+        (v["email"].as_str(), v["email_verified"].as_bool()),
+        (Some("lin@example.com"), Some(true))
+    );
+    assert_eq!(
+        (v["username"].as_str(), v["sub"].as_str()),
+        (Some("lin"), Some(sub.as_str()))
+    );
+    assert!(v["updated_at"].as_i64() >= u["updated_at"].as_i64());
+    // A new address is unverified unless said otherwise.
+    let (s, v, _) = call(
+        &app,
+        "PATCH",
+        &format!("/users/{sub}"),
+        t,
+        Some(json!({"email": "wei@example.com"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        (v["email"].as_str(), v["email_verified"].as_bool()),
+        (Some("wei@example.com"), Some(false))
+    );
+    let (s, v, _) = call(
+        &app,
+        "PATCH",
+        "/users/lin",
+        t,
+        Some(json!({"email_verified": true})),
+    )
+    .await;
+    assert_eq!((s, v["email_verified"].as_bool()), (200, Some(true)));
+    let (_, shown, _) = call(&app, "GET", "/users/lin", t, None).await;
+    assert_eq!(shown, v, "the change is stored");
+    assert!(!v.to_string().contains("argon2"));
+
+    // Bad input: a stable code, nothing changed.
+    for bad in [
+        json!({}),
+        json!({"email": "not-an-email"}),
+        json!({"email": "a b@example.com"}),
+        json!({"name": "bad\u{7}name"}),
+        json!({"name": "   "}),
+        json!({"family_name": "x".repeat(201)}),
+        json!({"email_verified": "yes"}),
+        json!({"name": 5}),
+        json!({"username": "other"}),
+        json!({"password": "a new long password"}),
+    ] {
+        let (s, b, _) = call(&app, "PATCH", "/users/lin", t, Some(bad.clone())).await;
+        assert_eq!(
+            (s, b["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{bad}: {b}"
+        );
+    }
+    for (ct, body) in [("application/json", "{\"name\": "), ("text/plain", "{}")] {
+        let r = app
+            .http
+            .patch(app.url("/admin/v1/users/lin"))
+            .bearer_auth(&admin)
+            .header("content-type", ct)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let b: Value = r.json().await.unwrap();
+        assert!(matches!(status, 400 | 415), "{ct} {body}: {status}");
+        assert_eq!(b["error"], "invalid_request", "{ct} {body}: {b}");
+    }
+    let (_, after, _) = call(&app, "GET", "/users/lin", t, None).await;
+    assert_eq!(after, v, "refusals changed nothing");
+    let (s, b, _) = call(
+        &app,
+        "PATCH",
+        "/users/nobody",
+        t,
+        Some(json!({"name": "X"})),
+    )
+    .await;
+    assert_eq!((s, b["error"].as_str()), (404, Some("not_found")), "{b}");
+
+    // Scopes.
+    let (s, b, _) = call(
+        &app,
+        "PATCH",
+        "/users/lin",
+        Some(&plain),
+        Some(json!({"name": "X"})),
+    )
+    .await;
+    assert_eq!((s, b["error"].as_str()), (403, Some("forbidden")), "{b}");
+    let (s, b, h) = call(
+        &app,
+        "PATCH",
+        "/users/lin",
+        Some(&reader),
+        Some(json!({"name": "X"})),
+    )
+    .await;
+    assert_eq!((s, b["error"].as_str()), (403, Some("forbidden")), "{b}");
+    assert!(www_authenticate(&h).contains("scope=\"admin:write\""));
+    let (s, _, _) = call(
+        &app,
+        "PATCH",
+        "/users/lin",
+        None,
+        Some(json!({"name": "X"})),
+    )
+    .await;
+    assert_eq!(s, 401);
+    let (_, after, _) = call(&app, "GET", "/users/lin", t, None).await;
+    assert_eq!(after["name"], "Lin Wei");
 }

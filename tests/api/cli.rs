@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::{Backend, Deployment};
 
@@ -10,6 +10,8 @@ tiers!(
     running_server_follows_client_changes_made_by_the_cli,
     cli_validates_and_never_half_creates,
     migrate_is_idempotent,
+    registration_token_commands,
+    user_update_command,
 );
 
 /// How long a running server may take to see a client change (documented bound: the reload
@@ -226,4 +228,185 @@ async fn migrate_is_idempotent(backend: Backend) {
     // A server starts on the migrated database and serves.
     let app = d.start().await;
     assert_eq!(app.get("/healthz").await.status(), 200);
+}
+
+async fn registration_token_commands(backend: Backend) {
+    let d = Deployment::new(backend);
+    let made = d
+        .cli_json(&[
+            "client",
+            "registration-token",
+            "create",
+            "--max-uses",
+            "2",
+            "--expires-in",
+            "600",
+        ])
+        .await;
+    let other = d
+        .cli_json(&["client", "registration-token", "create"])
+        .await;
+    let id = made["id"].as_str().unwrap().to_string();
+    let secret = made["initial_access_token"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("tri_"));
+
+    // list: both, by id, with limits and state; never the token or its hash.
+    let listed = d.cli_json(&["client", "registration-token", "list"]).await;
+    let items = listed.as_array().unwrap();
+    assert_eq!(items.len(), 2, "{listed}");
+    let text = listed.to_string();
+    let hash = tessera::flows::registration::token_hash(&secret);
+    assert!(!text.contains(&secret) && !text.contains(&hash) && !text.contains("tri_"));
+    let shown = d
+        .cli_json(&["client", "registration-token", "show", &id])
+        .await;
+    assert_eq!(shown["remaining_uses"], 2);
+    assert_eq!(
+        shown["expires_at"].as_i64().unwrap() - shown["created_at"].as_i64().unwrap(),
+        600
+    );
+    assert_eq!(
+        (shown["state"].as_str(), shown["usable"].as_bool()),
+        (Some("usable"), Some(true))
+    );
+    assert!(items.contains(&shown), "{listed}");
+
+    // revoke: the token registers nothing; show and a second revoke fail and say why.
+    let app = d.start().await;
+    let register = |tok: String| {
+        app.http
+            .post(app.url("/oauth2/register"))
+            .bearer_auth(tok)
+            .json(&json!({"redirect_uris": ["https://app.example.com/cb"]}))
+            .send()
+    };
+    assert_eq!(register(secret.clone()).await.unwrap().status(), 201);
+    let shown = d
+        .cli_json(&["client", "registration-token", "show", &id])
+        .await;
+    assert_eq!(shown["remaining_uses"], 1);
+    let revoked = d
+        .cli_json(&["client", "registration-token", "revoke", &id])
+        .await;
+    assert_eq!(revoked["revoked"], id.as_str());
+    assert_eq!(
+        register(secret.clone()).await.unwrap().status(),
+        401,
+        "revoked"
+    );
+    for args in [
+        &["client", "registration-token", "show", id.as_str()][..],
+        &["client", "registration-token", "revoke", id.as_str()][..],
+        &["client", "registration-token", "show", "nope"][..],
+        &["client", "registration-token", "create", "--max-uses", "0"][..],
+        &["client", "registration-token", "revoke"][..],
+    ] {
+        let out = d.cli(args).await;
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.trim().is_empty() && !err.contains("panicked"),
+            "{args:?}: {err}"
+        );
+    }
+    let listed = d.cli_json(&["client", "registration-token", "list"]).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["id"], other["id"]);
+    assert_eq!(
+        register(other["initial_access_token"].as_str().unwrap().to_string())
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+}
+
+async fn user_update_command(backend: Backend) {
+    let d = Deployment::new(backend);
+    let out = d
+        .cli_stdin(
+            &[
+                "user",
+                "create",
+                "--username",
+                "mo",
+                "--email",
+                "mo@example.com",
+                "--email-verified",
+                "--name",
+                "Mo",
+                "--given-name",
+                "Mo",
+                "--password-stdin",
+            ],
+            "a long password\n",
+        )
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+
+    let v = d
+        .cli_json(&[
+            "user",
+            "update",
+            "MO",
+            "--name",
+            "Mo Salah",
+            "--given-name",
+            "",
+            "--family-name",
+            "Salah",
+        ])
+        .await;
+    assert_eq!(
+        (
+            v["name"].as_str(),
+            v["given_name"].clone(),
+            v["family_name"].as_str()
+        ),
+        (Some("Mo Salah"), Value::Null, Some("Salah"))
+    );
+    assert_eq!(
+        (v["email_verified"].as_bool(), v["sub"].clone()),
+        (Some(true), created["sub"].clone())
+    );
+    let v = d
+        .cli_json(&["user", "update", "mo", "--email", "salah@example.com"])
+        .await;
+    assert_eq!(
+        (v["email"].as_str(), v["email_verified"].as_bool()),
+        (Some("salah@example.com"), Some(false))
+    );
+    let v = d
+        .cli_json(&["user", "update", "mo", "--email-verified"])
+        .await;
+    assert_eq!(v["email_verified"], true);
+    let v = d
+        .cli_json(&["user", "update", "mo", "--email-verified=false"])
+        .await;
+    assert_eq!(v["email_verified"], false);
+
+    // Refused with the creation rules; nothing changes.
+    for args in [
+        &["user", "update", "mo"][..],
+        &["user", "update", "mo", "--email", "nope"][..],
+        &["user", "update", "mo", "--name", "   "][..],
+        &["user", "update", "mo", "--name", "tab\there"][..],
+        &["user", "update", "mo", "--email-verified=maybe"][..],
+        &["user", "update", "nobody", "--name", "X"][..],
+    ] {
+        let out = d.cli(args).await;
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.trim().is_empty() && !err.contains("panicked"),
+            "{args:?}: {err}"
+        );
+    }
+    let shown = d.cli_json(&["user", "show", "mo"]).await;
+    assert_eq!(shown, v, "refusals changed nothing");
 }

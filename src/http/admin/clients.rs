@@ -5,7 +5,9 @@ use actix_web::web::{Data, Json, Path, Query};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ApiError, ErrorBody, PageQuery, Read, Write, blocking, no_store, page_type, paginate};
+use super::{
+    ApiError, ErrorBody, PageQuery, Read, Write, blocking, list_page, no_store, page_type, respond,
+};
 use crate::config::Settings;
 use crate::flows::Core;
 use crate::flows::clients::{self as flows, ClientChanges, ClientView};
@@ -135,13 +137,7 @@ pub async fn list(
     core: Data<Core>,
     q: Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let all = blocking(&core, flows::list).await?;
-    let q = q.into_inner();
-    let (items, next_cursor) = paginate(all, q.limit, q.cursor.as_deref())?;
-    Ok(HttpResponse::Ok().json(ClientPage {
-        items: items.into_iter().map(ClientResource::from).collect(),
-        next_cursor,
-    }))
+    list_page::<ClientPage, _, _>(&core, &*q, flows::list).await
 }
 
 /// Register a client. The response carries the secret, once.
@@ -178,8 +174,7 @@ pub async fn create(
 )]
 pub async fn show(_: Read, core: Data<Core>, id: Path<String>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let view = blocking(&core, move |s| flows::show(s, &id)).await?;
-    Ok(HttpResponse::Ok().json(ClientResource::from(view)))
+    respond::<ClientResource, _, _>(&core, move |s| flows::show(s, &id)).await
 }
 
 /// Change a client: only the fields given change. A client made confidential gets a new secret

@@ -3,10 +3,12 @@
 
 use actix_web::HttpResponse;
 use actix_web::web::{Data, Path, Query};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::{ApiError, ErrorBody, Read, Write, blocking, page_type, paginate};
+use super::{
+    ApiError, ErrorBody, Read, UserPageQuery, Write, blocking, list_page, page_type, respond,
+};
 use crate::flows::Core;
 use crate::flows::admin::{self as flows, ConsentView};
 
@@ -40,22 +42,9 @@ pub struct ConsentRevoked {
     pub revoked_grants: usize,
 }
 
-/// `?user=` (username or subject), `?limit=`, `?cursor=`.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ConsentQuery {
-    /// Only this user's consents (username or subject).
-    pub user: Option<String>,
-    /// Items per page: 1 to 200, default 50.
-    pub limit: Option<usize>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 /// List consents, by user then client.
 #[utoipa::path(
-    get, path = "/admin/v1/consents", tag = "consents", params(ConsentQuery),
+    get, path = "/admin/v1/consents", tag = "consents", params(UserPageQuery),
     responses(
         (status = 200, body = ConsentPage),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -66,16 +55,33 @@ pub struct ConsentQuery {
 pub async fn list(
     _: Read,
     core: Data<Core>,
-    q: Query<ConsentQuery>,
+    q: Query<UserPageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = q.into_inner();
     let user = q.user.clone();
-    let all = blocking(&core, move |s| flows::list_consents(s, user.as_deref())).await?;
-    let (items, next_cursor) = paginate(all, q.limit, q.cursor.as_deref())?;
-    Ok(HttpResponse::Ok().json(ConsentPage {
-        items: items.into_iter().map(ConsentResource::from).collect(),
-        next_cursor,
-    }))
+    list_page::<ConsentPage, _, _>(&core, &*q, move |s| {
+        flows::list_consents(s, user.as_deref())
+    })
+    .await
+}
+
+/// Show a user's consent to a client.
+#[utoipa::path(
+    get, path = "/admin/v1/consents/{user}/{client_id}", tag = "consents",
+    params(("user" = String, Path, description = "username or subject"), ("client_id" = String, Path)),
+    responses(
+        (status = 200, body = ConsentResource),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = ["admin:read"])),
+)]
+pub async fn show(
+    _: Read,
+    core: Data<Core>,
+    path: Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (user, client_id) = path.into_inner();
+    respond::<ConsentResource, _, _>(&core, move |s| flows::show_consent(s, &user, &client_id))
+        .await
 }
 
 /// Withdraw a user's consent to a client: the consent page shows again, and every refresh token

@@ -6,7 +6,7 @@ use actix_web::web::{Data, Json, Path, Query};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ApiError, ErrorBody, PageQuery, Read, Write, blocking, page_type, paginate};
+use super::{ApiError, ErrorBody, PageQuery, Read, Write, blocking, list_page, page_type, respond};
 use crate::flows::Core;
 use crate::flows::admin::{self as flows, KeyView};
 
@@ -91,13 +91,7 @@ pub async fn list(
     core: Data<Core>,
     q: Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let all = blocking(&core, flows::list_keys).await?;
-    let q = q.into_inner();
-    let (items, next_cursor) = paginate(all, q.limit, q.cursor.as_deref())?;
-    Ok(HttpResponse::Ok().json(KeyPage {
-        items: items.into_iter().map(KeyResource::from).collect(),
-        next_cursor,
-    }))
+    list_page::<KeyPage, _, _>(&core, &*q, flows::list_keys).await
 }
 
 /// Show a key.
@@ -112,8 +106,7 @@ pub async fn list(
 )]
 pub async fn show(_: Read, core: Data<Core>, kid: Path<String>) -> Result<HttpResponse, ApiError> {
     let kid = kid.into_inner();
-    let k = blocking(&core, move |s| flows::show_key(s, &kid)).await?;
-    Ok(HttpResponse::Ok().json(KeyResource::from(k)))
+    respond::<KeyResource, _, _>(&core, move |s| flows::show_key(s, &kid)).await
 }
 
 /// Rotate: stage a next key on the published-ahead timeline (`now: false`), or activate a new

@@ -76,12 +76,14 @@ admin_routes! {
     get "/users" => users::list,
     post "/users" => users::create,
     get "/users/{user}" => users::show,
+    patch "/users/{user}" => users::update,
     delete "/users/{user}" => users::delete,
     post "/users/{user}/disable" => users::disable,
     post "/users/{user}/enable" => users::enable,
     post "/users/{user}/logout" => users::logout,
     post "/users/{user}/password" => users::set_password,
     get "/consents" => consents::list,
+    get "/consents/{user}/{client_id}" => consents::show,
     delete "/consents/{user}/{client_id}" => consents::revoke,
     get "/sessions" => sessions::list,
     get "/sessions/{sid}" => sessions::show,
@@ -90,7 +92,10 @@ admin_routes! {
     get "/keys/{kid}" => keys::show,
     post "/keys/rotate" => keys::rotate,
     post "/keys/{kid}/revoke" => keys::revoke,
+    get "/registration-tokens" => registration_tokens::list,
     post "/registration-tokens" => registration_tokens::create,
+    get "/registration-tokens/{id}" => registration_tokens::show,
+    delete "/registration-tokens/{id}" => registration_tokens::revoke,
 }
 
 /// Mounts the admin API (one line in [`crate::http::routes`]).
@@ -450,6 +455,46 @@ pub struct PageQuery {
     pub cursor: Option<String>,
 }
 
+/// `?user=` (username or subject), `?limit=`, `?cursor=`: the lists that can be narrowed to
+/// one user (consents, sessions).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UserPageQuery {
+    /// Only this user's items (username or subject).
+    pub user: Option<String>,
+    /// Items per page: 1 to 200, default 50.
+    pub limit: Option<usize>,
+    /// Where to continue: the `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The `?limit=` and `?cursor=` of a list query.
+pub(crate) trait Paging {
+    fn limit(&self) -> Option<usize>;
+    fn cursor(&self) -> Option<&str>;
+}
+
+macro_rules! paging {
+    ($($t:ty),*) => {$(
+        impl Paging for $t {
+            fn limit(&self) -> Option<usize> {
+                self.limit
+            }
+            fn cursor(&self) -> Option<&str> {
+                self.cursor.as_deref()
+            }
+        }
+    )*};
+}
+paging!(PageQuery, UserPageQuery);
+
+/// One page of a list answer (declared per resource by [`page_type!`]).
+pub(crate) trait Page: Serialize {
+    type Item;
+    fn new(items: Vec<Self::Item>, next_cursor: Option<String>) -> Self;
+}
+
 /// Cuts one page out of `items`; returns it and the cursor of the next page.
 fn paginate<T>(
     items: Vec<T>,
@@ -470,6 +515,50 @@ fn paginate<T>(
     let page: Vec<T> = items.into_iter().skip(start).take(limit).collect();
     let next = (start + limit < total).then(|| encode_cursor(start + limit));
     Ok((page, next))
+}
+
+/// THE list answer: the page of `all` that `q` asks for, each item as its resource.
+fn page_of<P, V>(all: Vec<V>, q: &impl Paging) -> Result<HttpResponse, ApiError>
+where
+    P: Page,
+    P::Item: From<V>,
+{
+    let (items, next_cursor) = paginate(all, q.limit(), q.cursor())?;
+    Ok(HttpResponse::Ok().json(P::new(
+        items.into_iter().map(P::Item::from).collect(),
+        next_cursor,
+    )))
+}
+
+/// A list endpoint: runs the blocking `list` flow and answers [`page_of`] its result.
+async fn list_page<P, V, E>(
+    core: &Core,
+    q: &impl Paging,
+    list: impl FnOnce(&crate::storage::Store) -> Result<Vec<V>, E> + Send + 'static,
+) -> Result<HttpResponse, ApiError>
+where
+    P: Page,
+    P::Item: From<V>,
+    V: Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+{
+    let all = blocking(core, list).await?;
+    page_of::<P, V>(all, q)
+}
+
+/// Runs the blocking flow `f` and answers 200 with its result as resource `R` (reads, and the
+/// changes that answer with the changed resource).
+async fn respond<R, V, E>(
+    core: &Core,
+    f: impl FnOnce(&crate::storage::Store) -> Result<V, E> + Send + 'static,
+) -> Result<HttpResponse, ApiError>
+where
+    R: From<V> + Serialize,
+    V: Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+{
+    let v = blocking(core, f).await?;
+    Ok(HttpResponse::Ok().json(R::from(v)))
 }
 
 fn encode_cursor(offset: usize) -> String {
@@ -495,6 +584,13 @@ macro_rules! page_type {
             #[serde(skip_serializing_if = "Option::is_none")]
             pub next_cursor: Option<String>,
         }
+
+        impl super::Page for $name {
+            type Item = $item;
+            fn new(items: Vec<$item>, next_cursor: Option<String>) -> Self {
+                $name { items, next_cursor }
+            }
+        }
     };
 }
 pub(crate) use page_type;
@@ -519,18 +615,19 @@ impl Modify for Security {
 #[openapi(
     info(
         title = "Tessera admin API",
-        description = "Manage clients, users, consents, sessions and signing keys. Authenticate with a Tessera client-credentials access token carrying `admin:read` (GET) or `admin:write` (everything else)."
+        description = "Manage clients, users, consents, sessions, signing keys and registration tokens. Authenticate with a Tessera client-credentials access token carrying `admin:read` (GET) or `admin:write` (everything else)."
     ),
     paths(
         openapi_json,
         clients::list, clients::create, clients::show, clients::update, clients::delete,
         clients::rotate_secret,
-        users::list, users::create, users::show, users::delete, users::disable, users::enable,
-        users::logout, users::set_password,
-        consents::list, consents::revoke,
+        users::list, users::create, users::show, users::update, users::delete, users::disable,
+        users::enable, users::logout, users::set_password,
+        consents::list, consents::show, consents::revoke,
         sessions::list, sessions::show, sessions::revoke,
         keys::list, keys::show, keys::rotate, keys::revoke,
-        registration_tokens::create,
+        registration_tokens::list, registration_tokens::create, registration_tokens::show,
+        registration_tokens::revoke,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Security),

@@ -1,14 +1,18 @@
 //! `/admin/v1/registration-tokens`: initial access tokens for dynamic client registration, as
-//! `tessera client registration-token create` ([`crate::flows::registration`]).
+//! `tessera client registration-token create|list|show|revoke`
+//! ([`crate::flows::registration`]). A token is shown once, on creation; afterwards it is known
+//! only by its identifier (a random UUID, unrelated to the token and to its stored hash).
 
 use actix_web::HttpResponse;
-use actix_web::web::{Data, Json};
+use actix_web::web::{Data, Json, Path, Query};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ApiError, ErrorBody, Write, blocking, no_store};
+use super::{
+    ApiError, ErrorBody, PageQuery, Read, Write, blocking, list_page, no_store, page_type, respond,
+};
 use crate::flows::Core;
-use crate::storage::StorageError;
+use crate::flows::registration::{self as flows, InitialTokenCreated, InitialTokenView};
 
 /// A new initial access token's limits.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -21,14 +25,82 @@ pub struct RegistrationTokenInput {
 }
 
 /// An initial access token, shown once (only its hash is stored).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RegistrationTokenCreated {
+    /// The identifier to list, show and revoke it by.
+    pub id: String,
+    /// The token for `Authorization: Bearer` at `POST /oauth2/register`; never shown again.
     pub initial_access_token: String,
+    pub created_at: i64,
     pub expires_at: Option<i64>,
     pub max_uses: Option<i64>,
 }
 
-/// Create an initial access token for `POST /oauth2/register`.
+impl From<InitialTokenCreated> for RegistrationTokenCreated {
+    fn from(c: InitialTokenCreated) -> Self {
+        RegistrationTokenCreated {
+            id: c.id,
+            initial_access_token: c.initial_access_token,
+            created_at: c.created_at,
+            expires_at: c.expires_at,
+            max_uses: c.max_uses,
+        }
+    }
+}
+
+/// An initial access token as stored (never the token or its hash).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegistrationTokenResource {
+    pub id: String,
+    pub created_at: i64,
+    /// Absent (`null`): it does not expire.
+    pub expires_at: Option<i64>,
+    /// How many more clients it may register; `null`: unlimited.
+    pub remaining_uses: Option<i64>,
+    /// `usable`, `expired` or `used_up`.
+    #[schema(example = "usable")]
+    pub state: String,
+    /// Whether it can register a client now.
+    pub usable: bool,
+}
+
+impl From<InitialTokenView> for RegistrationTokenResource {
+    fn from(v: InitialTokenView) -> Self {
+        RegistrationTokenResource {
+            id: v.id,
+            created_at: v.created_at,
+            expires_at: v.expires_at,
+            remaining_uses: v.remaining_uses,
+            state: v.state.into(),
+            usable: v.usable,
+        }
+    }
+}
+
+page_type!(RegistrationTokenPage, RegistrationTokenResource);
+
+/// List initial access tokens, newest first (expired and used-up ones too, until revoked).
+#[utoipa::path(
+    get, path = "/admin/v1/registration-tokens", tag = "registration", params(PageQuery),
+    responses(
+        (status = 200, body = RegistrationTokenPage),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    ),
+    security(("bearer" = ["admin:read"])),
+)]
+pub async fn list(
+    _: Read,
+    core: Data<Core>,
+    q: Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let now = core.clock.now();
+    list_page::<RegistrationTokenPage, _, _>(&core, &*q, move |s| {
+        flows::list_initial_tokens(s, now)
+    })
+    .await
+}
+
+/// Create an initial access token for `POST /oauth2/register`; the response carries it, once.
 #[utoipa::path(
     post, path = "/admin/v1/registration-tokens", tag = "registration",
     request_body = RegistrationTokenInput,
@@ -47,26 +119,49 @@ pub async fn create(
         expires_in,
         max_uses,
     } = body.into_inner();
-    let limit = i64::MAX as u64 / 2;
-    if expires_in.is_some_and(|n| n == 0 || n > limit) {
-        return Err(ApiError::invalid(
-            "expires_in must be a positive number of seconds",
-        ));
-    }
-    if max_uses.is_some_and(|n| n == 0 || n > limit) {
-        return Err(ApiError::invalid("max_uses must be at least 1"));
-    }
     let now = core.clock.now();
     let created = blocking(&core, move |s| {
-        crate::flows::registration::create_initial_token(s, now, expires_in, max_uses).map_err(
-            |e| match e.downcast::<StorageError>() {
-                Ok(s) => ApiError::from(s),
-                Err(e) => ApiError::Internal(e),
-            },
-        )
+        flows::create_initial_token(s, now, expires_in, max_uses)
     })
     .await?;
-    let created: RegistrationTokenCreated =
-        serde_json::from_value(created).map_err(|e| ApiError::Internal(e.into()))?;
-    Ok(no_store(HttpResponse::Created()).json(created))
+    Ok(no_store(HttpResponse::Created()).json(RegistrationTokenCreated::from(created)))
+}
+
+/// Show an initial access token by its identifier.
+#[utoipa::path(
+    get, path = "/admin/v1/registration-tokens/{id}", tag = "registration",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = RegistrationTokenResource),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = ["admin:read"])),
+)]
+pub async fn show(_: Read, core: Data<Core>, id: Path<String>) -> Result<HttpResponse, ApiError> {
+    let (id, now) = (id.into_inner(), core.clock.now());
+    respond::<RegistrationTokenResource, _, _>(&core, move |s| {
+        flows::show_initial_token(s, &id, now)
+    })
+    .await
+}
+
+/// Revoke (delete) an initial access token: it registers no client from now on. Clients it
+/// registered stay.
+#[utoipa::path(
+    delete, path = "/admin/v1/registration-tokens/{id}", tag = "registration",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = ["admin:write"])),
+)]
+pub async fn revoke(
+    _: Write,
+    core: Data<Core>,
+    id: Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, now) = (id.into_inner(), core.clock.now());
+    blocking(&core, move |s| flows::revoke_initial_token(s, &id, now)).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

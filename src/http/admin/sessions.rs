@@ -3,10 +3,10 @@
 
 use actix_web::HttpResponse;
 use actix_web::web::{Data, Path, Query};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::{ApiError, ErrorBody, Read, Write, page_type, paginate};
+use super::{ApiError, ErrorBody, Read, UserPageQuery, Write, page_of, page_type};
 use crate::flows::Core;
 use crate::flows::sessions::{self as flows, Ended, SessionView};
 
@@ -57,22 +57,9 @@ impl From<Ended> for EndedResource {
     }
 }
 
-/// `?user=` (username or subject), `?limit=`, `?cursor=`.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct SessionQuery {
-    /// Only this user's sessions (username or subject).
-    pub user: Option<String>,
-    /// Items per page: 1 to 200, default 50.
-    pub limit: Option<usize>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 /// List live sessions, newest first.
 #[utoipa::path(
-    get, path = "/admin/v1/sessions", tag = "sessions", params(SessionQuery),
+    get, path = "/admin/v1/sessions", tag = "sessions", params(UserPageQuery),
     responses(
         (status = 200, body = SessionPage),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -83,15 +70,10 @@ pub struct SessionQuery {
 pub async fn list(
     _: Read,
     core: Data<Core>,
-    q: Query<SessionQuery>,
+    q: Query<UserPageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = q.into_inner();
     let all = flows::list(&core.session_env(), q.user.as_deref(), core.clock.now()).await?;
-    let (items, next_cursor) = paginate(all, q.limit, q.cursor.as_deref())?;
-    Ok(HttpResponse::Ok().json(SessionPage {
-        items: items.into_iter().map(SessionResource::from).collect(),
-        next_cursor,
-    }))
+    page_of::<SessionPage, _>(all, &*q)
 }
 
 /// Show a live session.

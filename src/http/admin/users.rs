@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::sessions::EndedResource;
-use super::{ApiError, ErrorBody, PageQuery, Read, Write, blocking, page_type, paginate};
+use super::{ApiError, ErrorBody, PageQuery, Read, Write, blocking, list_page, page_type, respond};
 use crate::flows::Core;
-use crate::flows::users::{self as flows, UserSpec, UserView};
+use crate::flows::users::{self as flows, ProfileChanges, UserSpec, UserView};
 
 /// An end-user (never the password or its hash).
 #[derive(Debug, Serialize, ToSchema)]
@@ -62,6 +62,21 @@ pub struct UserInput {
     pub password: String,
 }
 
+/// The profile fields to change; absent fields stay as they are.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdateInput {
+    /// A new address is unverified unless `email_verified` is given too.
+    pub email: Option<String>,
+    pub email_verified: Option<bool>,
+    /// `""` removes it.
+    pub name: Option<String>,
+    /// `""` removes it.
+    pub given_name: Option<String>,
+    /// `""` removes it.
+    pub family_name: Option<String>,
+}
+
 /// A new password.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -90,13 +105,7 @@ pub async fn list(
     core: Data<Core>,
     q: Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let all = blocking(&core, flows::list).await?;
-    let q = q.into_inner();
-    let (items, next_cursor) = paginate(all, q.limit, q.cursor.as_deref())?;
-    Ok(HttpResponse::Ok().json(UserPage {
-        items: items.into_iter().map(UserResource::from).collect(),
-        next_cursor,
-    }))
+    list_page::<UserPage, _, _>(&core, &*q, flows::list).await
 }
 
 /// Create a user with a password.
@@ -140,8 +149,37 @@ pub async fn create(
 )]
 pub async fn show(_: Read, core: Data<Core>, user: Path<String>) -> Result<HttpResponse, ApiError> {
     let user = user.into_inner();
-    let view = blocking(&core, move |s| flows::show(s, &user)).await?;
-    Ok(HttpResponse::Ok().json(UserResource::from(view)))
+    respond::<UserResource, _, _>(&core, move |s| flows::show(s, &user)).await
+}
+
+/// Change a user's profile (as `tessera user update`): only the fields given change, with the
+/// rules of creation. The username, subject and password do not change here.
+#[utoipa::path(
+    patch, path = "/admin/v1/users/{user}", tag = "users",
+    params(("user" = String, Path, description = "username or subject")), request_body = UserUpdateInput,
+    responses(
+        (status = 200, body = UserResource),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+    security(("bearer" = ["admin:write"])),
+)]
+pub async fn update(
+    _: Write,
+    core: Data<Core>,
+    user: Path<String>,
+    body: Json<UserUpdateInput>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let changes = ProfileChanges {
+        email: b.email,
+        email_verified: b.email_verified,
+        name: b.name,
+        given_name: b.given_name,
+        family_name: b.family_name,
+    };
+    let (user, now) = (user.into_inner(), core.clock.now());
+    respond::<UserResource, _, _>(&core, move |s| flows::update(s, &user, changes, now)).await
 }
 
 /// Delete a user, ending their sessions first (with back-channel logout).
@@ -198,8 +236,7 @@ pub async fn enable(
     user: Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (user, now) = (user.into_inner(), core.clock.now());
-    let view = blocking(&core, move |s| flows::enable(s, &user, now)).await?;
-    Ok(HttpResponse::Ok().json(UserResource::from(view)))
+    respond::<UserResource, _, _>(&core, move |s| flows::enable(s, &user, now)).await
 }
 
 /// End every session of a user (with back-channel logout).
@@ -247,9 +284,8 @@ pub async fn set_password(
         body.into_inner().password,
         core.clock.now(),
     );
-    let view = blocking(&core, move |s| {
+    respond::<UserResource, _, _>(&core, move |s| {
         flows::set_password(s, &user, &password, now)
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(UserResource::from(view)))
+    .await
 }

@@ -9,6 +9,12 @@ use super::{Store, bump, map_err};
 use crate::protocol::client::Client;
 use crate::storage::{StorageError, StorageResult};
 
+/// An initial access token as stored, without its hash: `(id, created_at, expires_at,
+/// remaining_uses)` — the non-secret identifier (a random UUID, unrelated to the token), when
+/// it was created, when it expires (`None`: never) and how many uses it has left (`None`:
+/// unlimited).
+pub type RegistrationTokenRow = (String, i64, Option<i64>, Option<i64>);
+
 /// Why a registration with an initial access token did not happen.
 #[derive(Debug)]
 pub enum RegisterOutcome {
@@ -17,10 +23,24 @@ pub enum RegisterOutcome {
     TokenRefused,
 }
 
+/// The columns of a [`RegistrationTokenRow`].
+const COLUMNS: (
+    registration_tokens::id,
+    registration_tokens::created_at,
+    registration_tokens::expires_at,
+    registration_tokens::remaining_uses,
+) = (
+    registration_tokens::id,
+    registration_tokens::created_at,
+    registration_tokens::expires_at,
+    registration_tokens::remaining_uses,
+);
+
 impl Store {
-    /// Stores a new initial access token (its hash only).
+    /// Stores a new initial access token (its hash only) under its identifier `id`.
     pub fn insert_registration_token(
         &self,
+        id: &str,
         token_hash: &str,
         created_at: i64,
         expires_at: Option<i64>,
@@ -29,6 +49,7 @@ impl Store {
         self.with_conn(|c| {
             diesel::insert_into(registration_tokens::table)
                 .values((
+                    registration_tokens::id.eq(id),
                     registration_tokens::token_hash.eq(token_hash),
                     registration_tokens::created_at.eq(created_at),
                     registration_tokens::expires_at.eq(expires_at),
@@ -36,6 +57,47 @@ impl Store {
                 ))
                 .execute(c)
                 .map_err(map_err)?;
+            Ok(())
+        })
+    }
+
+    /// Every initial access token (never its hash), newest first.
+    pub fn list_registration_tokens(&self) -> StorageResult<Vec<RegistrationTokenRow>> {
+        self.with_conn(|c| {
+            registration_tokens::table
+                .order((
+                    registration_tokens::created_at.desc(),
+                    registration_tokens::id.asc(),
+                ))
+                .select(COLUMNS)
+                .load(c)
+                .map_err(map_err)
+        })
+    }
+
+    /// The initial access token with this identifier.
+    pub fn get_registration_token(&self, id: &str) -> StorageResult<Option<RegistrationTokenRow>> {
+        self.with_conn(|c| {
+            registration_tokens::table
+                .filter(registration_tokens::id.eq(id))
+                .select(COLUMNS)
+                .first(c)
+                .optional()
+                .map_err(map_err)
+        })
+    }
+
+    /// Deletes (revokes) an initial access token: it registers nothing from now on. `NotFound`
+    /// when there is none with this identifier.
+    pub fn delete_registration_token(&self, id: &str) -> StorageResult<()> {
+        self.with_conn(|c| {
+            let n =
+                diesel::delete(registration_tokens::table.filter(registration_tokens::id.eq(id)))
+                    .execute(c)
+                    .map_err(map_err)?;
+            if n == 0 {
+                return Err(StorageError::NotFound);
+            }
             Ok(())
         })
     }

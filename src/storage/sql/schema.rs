@@ -50,6 +50,7 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> Nullable<BigInt>,
         remaining_uses -> Nullable<BigInt>,
+        id -> Text,
     }
 }
 

@@ -158,6 +158,26 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Replaces a user's profile fields (`email`, `email_verified`, `name`, `given_name`,
+    /// `family_name`) with those of `user`, which must already be validated; `NotFound` when
+    /// it does not exist. The username, password and state are not touched.
+    pub fn update_user_profile(&self, user: &User, now: i64) -> StorageResult<()> {
+        self.write_one(|c| {
+            diesel::update(users::table.filter(users::id.eq(&user.id)))
+                .set((
+                    users::email.eq(&user.email),
+                    users::email_verified.eq(user.email_verified),
+                    users::name.eq(&user.name),
+                    users::given_name.eq(&user.given_name),
+                    users::family_name.eq(&user.family_name),
+                    users::updated_at.eq(now),
+                ))
+                .execute(c)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
