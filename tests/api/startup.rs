@@ -46,16 +46,13 @@ async fn a_wrong_or_missing_key_encryption_key_refuses_to_start(backend: Backend
 
     let out = d.cli(&["client", "list"]).await;
     assert!(out.status.success());
-    let mut cmd_env = d.cli_env();
-    cmd_env.retain(|(k, _)| k != "TESSERA_KEY_ENCRYPTION_KEY");
-    cmd_env.push(("TESSERA_KEY_ENCRYPTION_KEY".into(), other));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["client", "list"])
-        .current_dir(d.dir.path())
-        .env_clear()
-        .envs(cmd_env)
-        .output()
-        .unwrap();
+    // The deployment's environment with another KEK (the extra variable wins).
+    let out = d
+        .cli_with_env(
+            &["client", "list"],
+            &[("TESSERA_KEY_ENCRYPTION_KEY", other.as_str())],
+        )
+        .await;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not match"));
 
