@@ -686,6 +686,69 @@ mod tests {
         assert_eq!(documented, routed);
     }
 
+    /// The document holds together: every `$ref` names a component, every `{param}` of a path
+    /// is declared by each of its operations, and every operation documents 401 and 403 and
+    /// asks for the scope the guard enforces (`admin:read` for GET, `admin:write` otherwise).
+    #[test]
+    fn openapi_document_is_consistent() {
+        fn refs(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Object(m) => {
+                    if let Some(Value::String(r)) = m.get("$ref") {
+                        out.push(r.clone());
+                    }
+                    m.values().for_each(|v| refs(v, out));
+                }
+                Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let doc: Value = serde_json::from_str(&openapi_document()).unwrap();
+        let mut all = Vec::new();
+        refs(&doc, &mut all);
+        assert!(!all.is_empty());
+        for r in all {
+            let name = r
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_else(|| panic!("{r}"));
+            assert!(doc["components"]["schemas"][name].is_object(), "{r}");
+        }
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            let wanted: Vec<&str> = path
+                .split('/')
+                .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+                .collect();
+            for (method, op) in item.as_object().unwrap() {
+                let declared: Vec<&str> = op["parameters"]
+                    .as_array()
+                    .map(|ps| {
+                        ps.iter()
+                            .filter(|p| p["in"] == "path")
+                            .filter_map(|p| p["name"].as_str())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                assert_eq!(declared, wanted, "{method} {path}");
+                for status in ["401", "403"] {
+                    assert!(
+                        op["responses"][status].is_object(),
+                        "{method} {path} {status}"
+                    );
+                }
+                let scope = if method == "get" {
+                    SCOPE_READ
+                } else {
+                    SCOPE_WRITE
+                };
+                assert_eq!(
+                    op["security"],
+                    serde_json::json!([{"bearer": [scope]}]),
+                    "{method} {path}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn cursors_round_trip_and_pages_cut() {
         let items: Vec<u32> = (0..5).collect();
