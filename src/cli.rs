@@ -145,7 +145,8 @@ pub struct ClientArgs {
     /// Audience of its access tokens (repeatable); resource indicators must be among these.
     #[arg(long = "audience", value_name = "AUD")]
     pub audiences: Vec<String>,
-    /// client_secret_basic (default), client_secret_post, or none.
+    /// client_secret_basic (default), client_secret_post, client_secret_jwt, or none
+    /// (private_key_jwt clients are registered with their keys through dynamic registration).
     #[arg(long = "auth-method", value_name = "METHOD")]
     pub auth_method: Option<String>,
     /// A secret chosen by hand (at least 32 characters) instead of a generated one.
@@ -307,7 +308,7 @@ impl ClientArgs {
             None => None,
             Some(m) => Some(AuthMethod::parse(m).ok_or_else(|| {
                 anyhow::anyhow!(
-                    "--auth-method must be client_secret_basic, client_secret_post or none"
+                    "--auth-method must be client_secret_basic, client_secret_post, client_secret_jwt or none"
                 )
             })?),
         };

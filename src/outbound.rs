@@ -1,5 +1,6 @@
-//! Outbound HTTP: the only module that sends requests to other servers (today: back-channel
-//! logout to a client's registered `backchannel_logout_uri`). SECURITY.md, "Outbound requests":
+//! Outbound HTTP: the only module that sends requests to other servers: back-channel logout to a
+//! client's registered `backchannel_logout_uri`, and fetching a client's registered `jwks_uri`
+//! (`private_key_jwt`). SECURITY.md, "Outbound requests":
 //!
 //! * only to URIs registered for a client — callers pass a client's registered URI, never one
 //!   taken from a request or a token;
@@ -57,14 +58,9 @@ impl OutboundError {
     }
 }
 
-/// POSTs `form` (application/x-www-form-urlencoded) to `uri` under `policy`; returns the
-/// response status. Redirects are not followed (a 3xx is just a status).
-pub async fn post_form(
-    policy: &Policy,
-    uri: &str,
-    form: &[(&str, &str)],
-) -> Result<u16, OutboundError> {
-    let url = check_uri(uri)?;
+/// A client that connects only to the address this module checked for `url`'s host (see the
+/// module documentation), with no redirects, no proxy and the policy's timeouts.
+async fn client_for(policy: &Policy, url: &Url) -> Result<reqwest::Client, OutboundError> {
     let port = url
         .port_or_known_default()
         .ok_or_else(|| OutboundError::Refused("no port".into()))?;
@@ -84,9 +80,20 @@ pub async fn post_form(
         }
         None => return Err(OutboundError::Refused("no host".into())),
     }
-    let client = builder
+    builder
         .build()
-        .map_err(|e| OutboundError::Failed(format!("HTTP client: {e}")))?;
+        .map_err(|e| OutboundError::Failed(format!("HTTP client: {e}")))
+}
+
+/// POSTs `form` (application/x-www-form-urlencoded) to `uri` under `policy`; returns the
+/// response status. Redirects are not followed (a 3xx is just a status).
+pub async fn post_form(
+    policy: &Policy,
+    uri: &str,
+    form: &[(&str, &str)],
+) -> Result<u16, OutboundError> {
+    let url = check_uri(uri)?;
+    let client = client_for(policy, &url).await?;
     let body = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form)
         .finish();
@@ -108,6 +115,69 @@ pub async fn post_form(
         }
     }
     Ok(status)
+}
+
+/// GETs `uri` under `policy` and returns the body of a 200 response (`Accept:
+/// application/json`). Any other status, a redirect, or a body over `max_response` bytes is an
+/// error; the body is never read past that limit.
+pub async fn get(policy: &Policy, uri: &str) -> Result<Vec<u8>, OutboundError> {
+    let url = check_uri(uri)?;
+    let client = client_for(policy, &url).await?;
+    let mut resp = client
+        .get(url)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .map_err(|e| OutboundError::Failed(without_url(e)))?;
+    let status = resp.status().as_u16();
+    if status != 200 {
+        return Err(OutboundError::Failed(format!("HTTP status {status}")));
+    }
+    if resp
+        .content_length()
+        .is_some_and(|n| n > policy.max_response as u64)
+    {
+        return Err(OutboundError::Failed("response too large".into()));
+    }
+    let mut body = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > policy.max_response {
+                    return Err(OutboundError::Failed("response too large".into()));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) => return Err(OutboundError::Failed(without_url(e))),
+        }
+    }
+}
+
+/// May the server send requests to `uri` at all? Checked when a client registers a URI the
+/// server will call (`jwks_uri`, `backchannel_logout_uri`), so a forbidden target is refused up
+/// front: an IP literal or `localhost` name that is not public, while `allow_private` is off.
+/// Host names are resolved, and checked again, at every request.
+pub fn registrable(policy: &Policy, uri: &str) -> Result<(), OutboundError> {
+    let url = check_uri(uri)?;
+    if policy.allow_private {
+        return Ok(());
+    }
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => allowed(policy, IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => allowed(policy, IpAddr::V6(ip)),
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            if d == "localhost" || d.ends_with(".localhost") {
+                Err(OutboundError::Refused(
+                    "localhost is not a public address (outbound.allow_private is off)".into(),
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        None => Err(OutboundError::Refused("no host".into())),
+    }
 }
 
 /// An absolute http(s) URI with a host, without user information or fragment.
@@ -255,6 +325,33 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registrable_refuses_private_targets_unless_allowed() {
+        let strict = Policy {
+            allow_private: false,
+            timeout: Duration::from_secs(1),
+            max_response: 1,
+        };
+        let open = Policy {
+            allow_private: true,
+            ..strict.clone()
+        };
+        for uri in [
+            "http://127.0.0.1:8080/jwks",
+            "https://10.0.0.1/jwks",
+            "https://[::1]/jwks",
+            "https://localhost/jwks",
+            "https://a.localhost./jwks",
+            "https://169.254.169.254/latest",
+        ] {
+            assert!(registrable(&strict, uri).is_err(), "{uri}");
+            assert!(registrable(&open, uri).is_ok(), "{uri}");
+        }
+        assert!(registrable(&strict, "https://partner.example.com/jwks").is_ok());
+        assert!(registrable(&strict, "https://8.8.8.8/jwks").is_ok());
+        assert!(registrable(&open, "ftp://x/").is_err());
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()

@@ -102,6 +102,7 @@ impl Application {
             passwords: crate::crypto::passwords::PasswordHasher::new(password_checks),
             kek: opened.kek,
             clock,
+            client_keys: Default::default(),
             openid_configuration: doc.clone(),
             oauth_metadata: doc,
         })

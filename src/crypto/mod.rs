@@ -1,6 +1,8 @@
 //! Cryptography at the edge: randomness, the key-encryption key, client-secret hashing, password
-//! hashing (argon2id), and JWS signing (the only place that touches josekit).
+//! hashing (argon2id), JWS signing, and the signature checks of client assertions (`jws` and
+//! `assertion` are the only places that touch josekit).
 
+pub mod assertion;
 pub mod jws;
 pub mod kek;
 pub mod passwords;

@@ -13,6 +13,8 @@ const PREFIX: &str = "hs256$";
 #[derive(Clone)]
 pub struct SecretHasher {
     key: [u8; 32],
+    /// Seals the secrets of `client_secret_jwt` clients, which must be recoverable.
+    sealer: Option<super::kek::Kek>,
 }
 
 impl std::fmt::Debug for SecretHasher {
@@ -23,7 +25,23 @@ impl std::fmt::Debug for SecretHasher {
 
 impl SecretHasher {
     pub fn new(key: [u8; 32]) -> Self {
-        Self { key }
+        Self { key, sealer: None }
+    }
+
+    /// Also seals recoverable secrets ([`SecretHasher::seal_client_secret`]) under `kek`.
+    pub fn with_sealer(mut self, kek: super::kek::Kek) -> Self {
+        self.sealer = Some(kek);
+        self
+    }
+
+    /// Seals a `client_secret_jwt` client's secret under the key-encryption key, bound to the
+    /// client id (AES-256-GCM with the id in the associated data).
+    pub fn seal_client_secret(&self, client_id: &str, secret: &str) -> anyhow::Result<Vec<u8>> {
+        let kek = self
+            .sealer
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("no key-encryption key to seal client secrets"))?;
+        kek.seal(&client_secret_aad(client_id), secret.as_bytes())
     }
 
     fn mac(&self, secret: &str) -> Hmac<Sha256> {
@@ -51,6 +69,20 @@ impl SecretHasher {
         };
         self.mac(secret).verify_slice(&expected).is_ok()
     }
+}
+
+/// Associated data binding a sealed client secret to its client.
+pub fn client_secret_aad(client_id: &str) -> Vec<u8> {
+    format!("client_secret:{client_id}").into_bytes()
+}
+
+/// Opens a secret sealed by [`SecretHasher::seal_client_secret`] for the same client.
+pub fn open_client_secret(
+    kek: &super::kek::Kek,
+    client_id: &str,
+    sealed: &[u8],
+) -> Result<Vec<u8>, super::kek::OpenError> {
+    kek.open(&client_secret_aad(client_id), sealed)
 }
 
 /// A new client secret: 32 random bytes, base64url (43 characters).

@@ -123,8 +123,8 @@ pub fn open(settings: &Settings, now: i64, role: Role) -> anyhow::Result<Opened>
         .map_err(|_| anyhow::anyhow!("the stored client-secret key is corrupt"))?;
     Ok(Opened {
         store,
+        hasher: SecretHasher::new(key).with_sealer(kek.clone()),
         kek,
-        hasher: SecretHasher::new(key),
         target,
     })
 }

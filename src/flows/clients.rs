@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use super::client_auth::set_secret;
+
 use crate::config::Settings;
 use crate::crypto::secrets::{SecretHasher, generate_client_id, generate_client_secret};
 use crate::protocol::client::{
@@ -183,6 +185,13 @@ fn resolve_auth_method(
     c: &ClientChanges,
     current: Option<AuthMethod>,
 ) -> Result<AuthMethod, ClientError> {
+    if c.auth_method == Some(AuthMethod::PrivateKeyJwt) {
+        return Err(ClientError::Invalid(
+            "private_key_jwt clients are registered through dynamic client registration \
+             (RFC 7591), where their public keys (jwks or jwks_uri) are given"
+                .into(),
+        ));
+    }
     match (c.public, c.auth_method) {
         (Some(true), Some(m)) if m != AuthMethod::None => Err(ClientError::Invalid(
             "--public conflicts with --auth-method".into(),
@@ -243,24 +252,32 @@ pub fn create(
     };
     validate_metadata(&metadata).map_err(ClientError::Invalid)?;
     let secret = secret_for(auth_method, c.secret.as_deref())?;
-    let client = Client {
+    let mut client = Client {
         id,
-        secret_hash: secret.as_deref().map(|s| hasher.hash(s)),
+        secret_hash: None,
+        secret_sealed: None,
         registration_token_hash: None,
         metadata,
         created_at: now,
         updated_at: now,
     };
+    set_secret(hasher, &mut client, secret.as_deref())?;
     store.insert_client(&client)?;
     Ok(ClientView::of(&client, secret))
 }
 
+fn no_secret(m: AuthMethod) -> ClientError {
+    if m == AuthMethod::None {
+        ClientError::Invalid("a public client has no secret".into())
+    } else {
+        ClientError::Invalid(format!("a {} client has no secret", m.as_str()))
+    }
+}
+
 fn secret_for(auth_method: AuthMethod, given: Option<&str>) -> Result<Option<String>, ClientError> {
     match (auth_method, given) {
-        (AuthMethod::None, Some(_)) => {
-            Err(ClientError::Invalid("a public client has no secret".into()))
-        }
-        (AuthMethod::None, None) => Ok(None),
+        (m, Some(_)) if !m.uses_secret() => Err(no_secret(m)),
+        (m, None) if !m.uses_secret() => Ok(None),
         (_, Some(s)) => {
             validate_manual_secret(s).map_err(ClientError::Invalid)?;
             Ok(Some(s.to_string()))
@@ -275,8 +292,8 @@ fn load(store: &Store, id: &str) -> Result<Client, ClientError> {
         .ok_or_else(|| ClientError::NotFound(id.to_string()))
 }
 
-/// Changes the fields named in `c`. A client that becomes confidential gets a new secret
-/// (shown once); one that becomes public loses its secret.
+/// Changes the fields named in `c`. A client that needs a new secret gets one (shown once); one
+/// whose method has no secret loses it.
 pub fn update(
     store: &Store,
     hasher: &SecretHasher,
@@ -289,7 +306,6 @@ pub fn update(
         return Err(ClientError::Invalid("a client id cannot be changed".into()));
     }
     let m = &mut client.metadata;
-    let was_public = m.auth_method == AuthMethod::None;
     m.auth_method = resolve_auth_method(&c, Some(m.auth_method))?;
     if let Some(n) = c.name {
         m.name = n;
@@ -322,18 +338,27 @@ pub fn update(
         m.backchannel_logout_uri = (!v.is_empty()).then_some(v);
     }
     validate_metadata(m).map_err(ClientError::Invalid)?;
-    let now_public = m.auth_method == AuthMethod::None;
-    let shown = if now_public {
+    let method = m.auth_method;
+    // A client gets a new secret (shown once) when it is given one, or when its method needs a
+    // secret Tessera does not hold in the form the method needs (a keyed hash cannot become
+    // the sealed secret client_secret_jwt checks HMACs with).
+    let shown = if !method.uses_secret() {
         if c.secret.is_some() {
-            return Err(ClientError::Invalid("a public client has no secret".into()));
+            return Err(no_secret(method));
         }
-        client.secret_hash = None;
+        set_secret(hasher, &mut client, None)?;
         None
-    } else if c.secret.is_some() || was_public {
-        let s = secret_for(m.auth_method, c.secret.as_deref())?;
-        client.secret_hash = s.as_deref().map(|s| hasher.hash(s));
+    } else if c.secret.is_some()
+        || client.secret_hash.is_none()
+        || (method.needs_sealed_secret() && client.secret_sealed.is_none())
+    {
+        let s = secret_for(method, c.secret.as_deref())?;
+        set_secret(hasher, &mut client, s.as_deref())?;
         s
     } else {
+        if !method.needs_sealed_secret() {
+            client.secret_sealed = None;
+        }
         None
     };
     client.updated_at = now;
@@ -353,11 +378,11 @@ pub fn rotate_secret(
     now: i64,
 ) -> Result<ClientView, ClientError> {
     let mut client = load(store, id)?;
-    if client.is_public() {
-        return Err(ClientError::Invalid("a public client has no secret".into()));
+    if !client.metadata.auth_method.uses_secret() {
+        return Err(no_secret(client.metadata.auth_method));
     }
     let secret = generate_client_secret()?;
-    client.secret_hash = Some(hasher.hash(&secret));
+    set_secret(hasher, &mut client, Some(&secret))?;
     client.updated_at = now;
     store.update_client(&client)?;
     Ok(ClientView::of(&client, Some(secret)))

@@ -9,8 +9,8 @@ use serde_json::{Map, Value, json};
 
 use super::Core;
 use super::authorize::{code_key, load_active_user};
+use super::client_auth::{Endpoint, authenticate};
 use super::revoke::own_access_token;
-use super::token::authenticate;
 use crate::protocol::OAuthError;
 use crate::protocol::client::Client;
 use crate::protocol::client_auth::{self, AuthMethod};
@@ -29,7 +29,7 @@ pub async fn introspect(
             false,
         ));
     }
-    let client = authenticate(core, &presented)?;
+    let client = authenticate(core, &presented, Endpoint::Introspection).await?;
     let token = params.require("token")?;
     let answer = match own_access_token(core, token) {
         Some(claims) => access_token(core, claims).await?,

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod authorize;
 pub mod bootstrap;
 pub mod browser;
+pub mod client_auth;
 pub mod clients;
 pub mod consent;
 pub mod directory;
@@ -41,6 +42,8 @@ pub struct Core {
     pub passwords: crate::crypto::passwords::PasswordHasher,
     pub kek: Kek,
     pub clock: Arc<dyn Clock>,
+    /// JWK Sets fetched from clients' `jwks_uri` (`private_key_jwt`).
+    pub client_keys: client_auth::JwksCache,
     /// Pre-rendered discovery documents (they change only with configuration).
     pub openid_configuration: Vec<u8>,
     pub oauth_metadata: Vec<u8>,

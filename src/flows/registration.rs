@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::admin::AdminError;
+use super::client_auth::set_secret;
 use super::{Core, storage_error};
 use crate::crypto::random;
 use crate::crypto::secrets::{generate_client_id, generate_client_secret};
@@ -51,12 +52,28 @@ impl From<crate::storage::StorageError> for RegError {
 }
 
 /// The `token_endpoint_auth_method` values a registered client may choose: the ones the token,
-/// revocation and introspection endpoints verify.
-pub const AUTH_METHODS: [AuthMethod; 3] = [
-    AuthMethod::ClientSecretBasic,
-    AuthMethod::ClientSecretPost,
-    AuthMethod::None,
-];
+/// revocation and introspection endpoints verify ([`super::client_auth`]).
+pub const AUTH_METHODS: [AuthMethod; 5] = AuthMethod::ALL;
+
+/// Refuses URIs the server would call (`jwks_uri`, `backchannel_logout_uri`) that point at a
+/// loopback or private address while `outbound.allow_private` is off.
+fn check_outbound(
+    core: &Core,
+    m: &crate::protocol::client::ClientMetadata,
+) -> Result<(), RegError> {
+    let policy = crate::outbound::Policy::from_settings(&core.settings);
+    for (field, uri) in [
+        ("jwks_uri", &m.partner.jwks_uri),
+        ("backchannel_logout_uri", &m.backchannel_logout_uri),
+    ] {
+        if let Some(u) = uri
+            && let Err(e) = crate::outbound::registrable(&policy, u)
+        {
+            return Err(RegistrationError::Metadata(format!("{field}: {e}")).into());
+        }
+    }
+    Ok(())
+}
 
 /// SHA-256, base64url: how initial and registration access tokens are stored.
 pub fn token_hash(token: &str) -> String {
@@ -231,6 +248,9 @@ fn response(
         "token_endpoint_auth_method".into(),
         json!(m.auth_method.as_str()),
     );
+    if let Some(a) = m.partner.token_endpoint_auth_signing_alg {
+        out.insert("token_endpoint_auth_signing_alg".into(), json!(a.as_str()));
+    }
     out.insert("scope".into(), json!(m.scopes.to_string()));
     if !m.post_logout_redirect_uris.is_empty() {
         out.insert(
@@ -303,20 +323,23 @@ pub async fn register(core: &Core, bearer: Option<&str>, body: &[u8]) -> Result<
         )
         .into());
     }
-    let secret = if reg.metadata.auth_method == AuthMethod::None {
-        None
-    } else {
+    check_outbound(core, &reg.metadata)?;
+    let secret = if reg.metadata.auth_method.uses_secret() {
         Some(generate_client_secret().map_err(OAuthError::Server)?)
+    } else {
+        None
     };
     let rat = random::token::<32>().map_err(OAuthError::Server)?;
-    let client = Client {
+    let mut client = Client {
         id,
-        secret_hash: secret.as_deref().map(|s| core.hasher.hash(s)),
+        secret_hash: None,
+        secret_sealed: None,
         registration_token_hash: Some(token_hash(&rat)),
         metadata: reg.metadata,
         created_at: now,
         updated_at: now,
     };
+    set_secret(&core.hasher, &mut client, secret.as_deref()).map_err(OAuthError::Server)?;
     let stored = client.clone();
     match core
         .store
@@ -400,17 +423,27 @@ pub async fn update(
     {
         return Err(RegistrationError::Metadata("client_secret does not match".into()).into());
     }
+    check_outbound(core, &reg.metadata)?;
     let mut shown = None;
-    if reg.metadata.auth_method == AuthMethod::None {
-        client.secret_hash = None;
-    } else if client.secret_hash.is_none() {
+    let method = reg.metadata.auth_method;
+    // The secret stays when the new method uses one and Tessera holds it in the form the method
+    // needs; otherwise it is dropped, or replaced by a new one shown once (a keyed hash cannot
+    // be turned into the sealed secret client_secret_jwt needs).
+    let keep = method.uses_secret()
+        && client.secret_hash.is_some()
+        && (!method.needs_sealed_secret() || client.secret_sealed.is_some());
+    client.metadata = reg.metadata;
+    if !method.uses_secret() {
+        set_secret(&core.hasher, &mut client, None).map_err(OAuthError::Server)?;
+    } else if !keep {
         let s = generate_client_secret().map_err(OAuthError::Server)?;
-        client.secret_hash = Some(core.hasher.hash(&s));
+        set_secret(&core.hasher, &mut client, Some(&s)).map_err(OAuthError::Server)?;
         shown = Some(s);
+    } else if !method.needs_sealed_secret() {
+        client.secret_sealed = None;
     }
     let rat = random::token::<32>().map_err(OAuthError::Server)?;
     client.registration_token_hash = Some(token_hash(&rat));
-    client.metadata = reg.metadata;
     client.updated_at = core.clock.now();
     let stored = client.clone();
     core.store.run(move |s| s.update_client(&stored)).await?;

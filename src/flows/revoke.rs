@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::Core;
 use super::authorize::code_key;
-use super::token::authenticate;
+use super::client_auth::{Endpoint, authenticate};
 use crate::crypto::jws;
 use crate::protocol::OAuthError;
 use crate::protocol::client::Client;
@@ -22,7 +22,8 @@ pub async fn revoke(
     body: &[u8],
 ) -> Result<Arc<Client>, OAuthError> {
     let params = Params::parse(body, &[])?;
-    let client = authenticate(core, &client_auth::presented(authorization, &params)?)?;
+    let presented = client_auth::presented(authorization, &params)?;
+    let client = authenticate(core, &presented, Endpoint::Revocation).await?;
     let token = params.require("token")?;
     // token_type_hint only says where to look first; both kinds are tried (§2.1), so a wrong
     // hint changes nothing.

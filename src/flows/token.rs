@@ -10,11 +10,12 @@ use serde::Serialize;
 use super::Core;
 use super::authorize::{CodeGrant, code_key, load_active_user};
 use super::browser::unavailable;
+use super::client_auth::{Endpoint, authenticate};
 use crate::crypto::jws;
 use crate::protocol::OAuthError;
 use crate::protocol::claims::{AccessTokenClaims, IdTokenClaims, user_claims};
 use crate::protocol::client::{Client, GrantType};
-use crate::protocol::client_auth::{self, AuthMethod, PresentedCredentials};
+use crate::protocol::client_auth;
 use crate::protocol::grants::{authorization_code, client_credentials};
 use crate::protocol::jose::Alg;
 use crate::protocol::params::Params;
@@ -50,7 +51,7 @@ pub async fn token(
 ) -> Result<(TokenResponse, Arc<Client>), OAuthError> {
     let params = Params::parse(body, REPEATABLE)?;
     let presented = client_auth::presented(authorization, &params)?;
-    let client = authenticate(core, &presented)?;
+    let client = authenticate(core, &presented, Endpoint::Token).await?;
     let response = match TokenRequest::parse(&params)? {
         TokenRequest::ClientCredentials { scope, resources } => {
             client_credentials_grant(core, &client, scope, &resources)?
@@ -310,35 +311,6 @@ async fn revoke_redemption(core: &Core, first: &Redemption) -> Result<(), OAuthE
         })
         .await
         .map_err(super::storage_error)
-}
-
-/// Finds the client and checks the credentials with the method it registered. Every failure is
-/// the same `invalid_client`, so the answer does not tell which part was wrong.
-pub(crate) fn authenticate(
-    core: &Core,
-    presented: &PresentedCredentials,
-) -> Result<Arc<Client>, OAuthError> {
-    let client = core
-        .directory
-        .client(&presented.client_id)
-        .ok_or_else(|| presented.failed())?;
-    if client.metadata.auth_method != presented.method {
-        return Err(presented.failed());
-    }
-    match presented.method {
-        AuthMethod::None => Ok(client),
-        AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => {
-            let ok = match (&presented.secret, &client.secret_hash) {
-                (Some(secret), Some(hash)) => core.hasher.verify(secret, hash),
-                _ => false,
-            };
-            if ok {
-                Ok(client)
-            } else {
-                Err(presented.failed())
-            }
-        }
-    }
 }
 
 pub(crate) fn sign_access_token(

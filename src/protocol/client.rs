@@ -72,16 +72,22 @@ pub struct PartnerMetadata {
     pub contacts: Vec<String>,
     /// The client's JSON Web Key Set, as JSON text (`{"keys": [...]}`).
     pub jwks: Option<String>,
-    /// https only; fetched only through `outbound`.
+    /// https only (or http on a loopback host, which only `outbound.allow_private` lets
+    /// through); fetched only through `outbound`.
     pub jwks_uri: Option<String>,
+    /// `token_endpoint_auth_signing_alg`: the only algorithm this client's assertions may use.
+    pub token_endpoint_auth_signing_alg: Option<super::client_auth::AssertionAlg>,
 }
 
 /// A registered client as the server holds it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Client {
     pub id: String,
-    /// Keyed hash of the secret; `None` for public clients.
+    /// Keyed hash of the secret; `None` for clients without a secret (public, `private_key_jwt`).
     pub secret_hash: Option<String>,
+    /// The secret sealed under the key-encryption key, for `client_secret_jwt` clients only
+    /// (Tessera must recompute their HMAC); `None` for every other client.
+    pub secret_sealed: Option<Vec<u8>>,
     /// SHA-256 of the RFC 7592 registration access token (dynamically registered clients).
     pub registration_token_hash: Option<String>,
     pub metadata: ClientMetadata,
@@ -257,6 +263,7 @@ pub fn validate_metadata(m: &ClientMetadata) -> Result<(), String> {
         validate_backchannel_logout_uri(uri)?;
     }
     validate_partner(&m.partner)?;
+    validate_auth(m)?;
     for aud in &m.audiences {
         if aud.is_empty()
             || aud.len() > 512
@@ -303,11 +310,13 @@ pub fn validate_partner(p: &PartnerMetadata) -> Result<(), String> {
         ("logo_uri", &p.logo_uri),
         ("policy_uri", &p.policy_uri),
         ("tos_uri", &p.tos_uri),
-        ("jwks_uri", &p.jwks_uri),
     ] {
         if let Some(u) = v {
             validate_https_url(field, u)?;
         }
+    }
+    if let Some(u) = &p.jwks_uri {
+        validate_jwks_uri(u)?;
     }
     if p.contacts.len() > 20 {
         return Err("contacts: at most 20".into());
@@ -324,6 +333,53 @@ pub fn validate_partner(p: &PartnerMetadata) -> Result<(), String> {
     }
     if let Some(j) = &p.jwks {
         validate_jwks(j)?;
+    }
+    Ok(())
+}
+
+/// `jwks_uri`: an https URL, or — for development and tests, where the key server runs on the
+/// same machine — http on a loopback host. Whether the server may fetch a loopback or private
+/// address at all is `outbound.allow_private`, checked at registration and again at every fetch.
+pub fn validate_jwks_uri(uri: &str) -> Result<(), String> {
+    if let Ok(u) = url::Url::parse(uri)
+        && u.scheme() == "http"
+        && is_loopback_host(&u)
+    {
+        let as_https = format!("https{}", &uri[4..]);
+        return validate_https_url("jwks_uri", &as_https);
+    }
+    validate_https_url("jwks_uri", uri)
+}
+
+/// `localhost` (RFC 6761) or a loopback IP literal.
+pub fn is_loopback_host(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// How a client authenticates must fit what it registered: `private_key_jwt` needs keys (`jwks`
+/// or `jwks_uri`), and `token_endpoint_auth_signing_alg` is only for the JWT methods, with an
+/// algorithm of the method's kind.
+pub fn validate_auth(m: &ClientMetadata) -> Result<(), String> {
+    let p = &m.partner;
+    if m.auth_method == AuthMethod::PrivateKeyJwt && p.jwks.is_none() && p.jwks_uri.is_none() {
+        return Err("private_key_jwt needs the client's public keys: jwks or jwks_uri".into());
+    }
+    if let Some(alg) = p.token_endpoint_auth_signing_alg
+        && alg.method() != m.auth_method
+    {
+        return Err(format!(
+            "token_endpoint_auth_signing_alg `{}` does not fit token_endpoint_auth_method `{}`",
+            alg.as_str(),
+            m.auth_method.as_str()
+        ));
     }
     Ok(())
 }
@@ -391,6 +447,51 @@ mod tests {
     }
 
     #[test]
+    fn jwt_methods_need_what_they_check_with() {
+        use super::super::client_auth::AssertionAlg;
+        use super::super::jose::Alg;
+        let mut m = meta();
+        m.auth_method = AuthMethod::PrivateKeyJwt;
+        assert!(validate_metadata(&m).unwrap_err().contains("jwks"));
+        m.partner.jwks_uri = Some("https://partner.example.com/jwks".into());
+        validate_metadata(&m).unwrap();
+        m.partner.token_endpoint_auth_signing_alg = Some(AssertionAlg::HS256);
+        assert!(validate_metadata(&m).is_err(), "an HMAC is no private key");
+        m.partner.token_endpoint_auth_signing_alg = Some(AssertionAlg::Key(Alg::ES256));
+        validate_metadata(&m).unwrap();
+        m.auth_method = AuthMethod::ClientSecretBasic;
+        assert!(
+            validate_metadata(&m).is_err(),
+            "a signing alg only for JWT methods"
+        );
+        m.auth_method = AuthMethod::ClientSecretJwt;
+        m.partner.token_endpoint_auth_signing_alg = Some(AssertionAlg::HS256);
+        validate_metadata(&m).unwrap();
+    }
+
+    #[test]
+    fn jwks_uri_is_https_or_loopback_http() {
+        for ok in [
+            "https://partner.example.com/jwks",
+            "http://127.0.0.1:8080/jwks",
+            "http://localhost/jwks",
+            "http://[::1]:9/k",
+        ] {
+            validate_jwks_uri(ok).unwrap();
+        }
+        for bad in [
+            "http://partner.example.com/jwks",
+            "http://10.0.0.1/jwks",
+            "ftp://127.0.0.1/jwks",
+            "http://127.0.0.1/jwks#frag",
+            "http://user@127.0.0.1/jwks",
+            "jwks",
+        ] {
+            assert!(validate_jwks_uri(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn origins() {
         validate_web_origin("https://spa.example.com").unwrap();
         validate_web_origin("http://127.0.0.1:3000").unwrap();
@@ -412,6 +513,7 @@ mod tests {
         let c = Client {
             id: "x".into(),
             secret_hash: None,
+            secret_sealed: None,
             registration_token_hash: None,
             metadata: m,
             created_at: 0,

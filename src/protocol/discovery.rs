@@ -6,6 +6,8 @@
 
 use serde::Serialize;
 
+use super::client_auth::{AssertionAlg, AuthMethod};
+
 /// Paths of the endpoints, relative to the issuer.
 pub mod paths {
     pub const OPENID_CONFIGURATION: &str = "/.well-known/openid-configuration";
@@ -42,6 +44,9 @@ pub struct ServerMetadata {
     pub token_endpoint_auth_methods_supported: Vec<&'static str>,
     pub revocation_endpoint_auth_methods_supported: Vec<&'static str>,
     pub introspection_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub token_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
+    pub revocation_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
+    pub introspection_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
     pub code_challenge_methods_supported: Vec<&'static str>,
     pub claims_supported: Vec<&'static str>,
     pub prompt_values_supported: Vec<&'static str>,
@@ -51,6 +56,24 @@ pub struct ServerMetadata {
     pub claims_parameter_supported: bool,
     pub backchannel_logout_supported: bool,
     pub backchannel_logout_session_supported: bool,
+}
+
+/// Every client authentication method the endpoints verify (`crate::flows::client_auth`);
+/// `none` only where public clients may call.
+fn methods(with_none: bool) -> Vec<&'static str> {
+    AuthMethod::ALL
+        .into_iter()
+        .filter(|m| with_none || *m != AuthMethod::None)
+        .map(AuthMethod::as_str)
+        .collect()
+}
+
+/// The algorithms accepted in `private_key_jwt` and `client_secret_jwt` assertions.
+fn assertion_algs() -> Vec<&'static str> {
+    AssertionAlg::ALL
+        .into_iter()
+        .map(AssertionAlg::as_str)
+        .collect()
 }
 
 impl ServerMetadata {
@@ -78,20 +101,13 @@ impl ServerMetadata {
                 .iter()
                 .map(|a| a.as_str())
                 .collect(),
-            token_endpoint_auth_methods_supported: vec![
-                "client_secret_basic",
-                "client_secret_post",
-                "none",
-            ],
-            revocation_endpoint_auth_methods_supported: vec![
-                "client_secret_basic",
-                "client_secret_post",
-                "none",
-            ],
-            introspection_endpoint_auth_methods_supported: vec![
-                "client_secret_basic",
-                "client_secret_post",
-            ],
+            token_endpoint_auth_methods_supported: methods(true),
+            token_endpoint_auth_signing_alg_values_supported: assertion_algs(),
+            revocation_endpoint_auth_methods_supported: methods(true),
+            revocation_endpoint_auth_signing_alg_values_supported: assertion_algs(),
+            // Introspection is for confidential clients only.
+            introspection_endpoint_auth_methods_supported: methods(false),
+            introspection_endpoint_auth_signing_alg_values_supported: assertion_algs(),
             code_challenge_methods_supported: vec!["S256"],
             claims_supported: vec![
                 "sub",

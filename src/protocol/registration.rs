@@ -8,7 +8,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::client::{ClientMetadata, GrantType, PartnerMetadata, validate_metadata};
-use super::client_auth::AuthMethod;
+use super::client_auth::{AssertionAlg, AuthMethod};
 use super::jose::Alg;
 use super::redirect_uri;
 use super::scope::Scopes;
@@ -278,6 +278,15 @@ pub fn parse(
         Some(v @ Value::Object(_)) => Some(v.to_string()),
         Some(_) => return Err(meta("jwks must be a JSON object")),
     };
+    let token_endpoint_auth_signing_alg = match opt_str(m, "token_endpoint_auth_signing_alg")? {
+        None => None,
+        Some(a) => Some(AssertionAlg::parse(a).ok_or_else(|| {
+            meta(format!(
+                "token_endpoint_auth_signing_alg `{a}` is not one of {}",
+                AssertionAlg::ALL.map(AssertionAlg::as_str).join(", ")
+            ))
+        })?),
+    };
     let partner = PartnerMetadata {
         logo_uri: opt_str(m, "logo_uri")?.map(str::to_string),
         policy_uri: opt_str(m, "policy_uri")?.map(str::to_string),
@@ -285,6 +294,7 @@ pub fn parse(
         contacts: opt_list(m, "contacts")?.unwrap_or_default(),
         jwks,
         jwks_uri: opt_str(m, "jwks_uri")?.map(str::to_string),
+        token_endpoint_auth_signing_alg,
     };
 
     let name = opt_str(m, "client_name")?

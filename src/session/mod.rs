@@ -22,6 +22,8 @@ pub enum Kind {
     Csrf,
     Throttle,
     Code,
+    /// Used `jti`s of client assertions (single use until they expire).
+    Assertion,
 }
 
 impl Kind {
@@ -32,6 +34,7 @@ impl Kind {
             Kind::Csrf => "csrf:",
             Kind::Throttle => "throttle:",
             Kind::Code => "code:",
+            Kind::Assertion => "assertion:",
         }
     }
 }

@@ -80,7 +80,26 @@ async fn discovery_documents_agree_and_advertise_only_what_works(backend: Backen
     assert_eq!(parsed.issuer().as_str(), app.issuer);
     assert_eq!(
         oidc["token_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
+        serde_json::json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "client_secret_jwt",
+            "private_key_jwt",
+            "none"
+        ])
+    );
+    assert_eq!(
+        oidc["token_endpoint_auth_signing_alg_values_supported"],
+        serde_json::json!(["RS256", "PS256", "ES256", "EdDSA", "HS256"])
+    );
+    assert_eq!(
+        oidc["introspection_endpoint_auth_methods_supported"],
+        serde_json::json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "client_secret_jwt",
+            "private_key_jwt"
+        ])
     );
     assert_eq!(
         oidc["registration_endpoint"],

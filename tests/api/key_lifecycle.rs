@@ -141,11 +141,54 @@ async fn lifecycle_over_many_periods_never_fails_a_caching_verifier(backend: Bac
     );
 }
 
+/// A client-credentials request authenticated by a fresh HS256 assertion (`client_secret_jwt`).
+async fn hmac_assertion_status(app: &crate::helpers::TestApp, id: &str, secret: &str) -> u16 {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use josekit::jws::{HS256, JwsSigner};
+    let now = crate::helpers::unix_now();
+    let claims = serde_json::json!({
+        "iss": id, "sub": id, "aud": app.issuer, "exp": now + 60,
+        "jti": uuid::Uuid::new_v4().to_string(),
+    });
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let sig = HS256
+        .signer_from_bytes(secret.as_bytes())
+        .unwrap()
+        .sign(input.as_bytes())
+        .unwrap();
+    let assertion = format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig));
+    app.http
+        .post(app.url("/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", &assertion),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 async fn rekey_moves_every_key_to_a_new_key_encryption_key(backend: Backend) {
     let d = Deployment::new(backend);
     let (id, secret) = d.create_client(&["--name", "svc"]).await;
+    // A client_secret_jwt client: its secret is sealed under the KEK, so rekey re-seals it.
+    let (hid, hsecret) = d
+        .create_client(&["--name", "hmac", "--auth-method", "client_secret_jwt"])
+        .await;
     let app = d.start().await;
     let (_, before) = app.client_credentials(&id, &secret, "").await;
+    assert_eq!(hmac_assertion_status(&app, &hid, &hsecret).await, 200);
     let jwks_before = app.jwks().await;
     drop(app);
     let new = tessera::crypto::kek::Kek::generate().unwrap().to_base64();
@@ -178,6 +221,11 @@ async fn rekey_moves_every_key_to_a_new_key_encryption_key(backend: Backend) {
                 200,
                 "client secrets still verify"
             );
+            assert_eq!(
+                hmac_assertion_status(&app, &hid, &hsecret).await,
+                200,
+                "sealed client secrets were re-sealed"
+            );
             verify_jwt(before["access_token"].as_str().unwrap(), &app.jwks().await).unwrap();
         }
         Backend::Sqlite => {
@@ -188,6 +236,7 @@ async fn rekey_moves_every_key_to_a_new_key_encryption_key(backend: Backend) {
             let app = d.start().await;
             assert_eq!(app.jwks().await, jwks_before);
             assert_eq!(app.client_credentials(&id, &secret, "").await.0, 200);
+            assert_eq!(hmac_assertion_status(&app, &hid, &hsecret).await, 200);
         }
     }
     let out = d

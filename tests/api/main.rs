@@ -35,6 +35,7 @@ mod authorize;
 mod browser;
 mod chromium;
 mod cli;
+mod client_assertions;
 mod discovery;
 mod key_lifecycle;
 mod keys;

@@ -257,7 +257,10 @@ async fn registration_refuses_bad_metadata(backend: Backend) {
         ),
         // auth methods
         (with("token_endpoint_auth_method", json!("magic")), "invalid_client_metadata", "unknown auth method"),
-        (with("token_endpoint_auth_method", json!("client_secret_jwt")), "invalid_client_metadata", "client_secret_jwt is not offered"),
+        (with("token_endpoint_auth_method", json!("private_key_jwt")), "invalid_client_metadata", "private_key_jwt without keys"),
+        (with("token_endpoint_auth_method", json!("tls_client_auth")), "invalid_client_metadata", "mTLS is not offered"),
+        (with("token_endpoint_auth_signing_alg", json!("none")), "invalid_client_metadata", "assertion alg none"),
+        (with("token_endpoint_auth_signing_alg", json!("HS256")), "invalid_client_metadata", "assertion alg for a secret method"),
         // grant / response type consistency
         (with("response_types", json!(["token"])), "invalid_client_metadata", "implicit"),
         (with("response_types", json!([])), "invalid_client_metadata", "authorization_code without code"),
@@ -284,6 +287,9 @@ async fn registration_refuses_bad_metadata(backend: Backend) {
         (with("contacts", json!("ops@example.com")), "invalid_client_metadata", "contacts string"),
         (with("post_logout_redirect_uris", json!(["http://app.example.com/bye"])), "invalid_client_metadata", "http post-logout"),
         (with("backchannel_logout_uri", json!("https://rp.example.com/bc#x")), "invalid_client_metadata", "backchannel fragment"),
+        (with("backchannel_logout_uri", json!("http://127.0.0.1:9/bc")), "invalid_client_metadata", "backchannel on loopback (outbound.allow_private off)"),
+        (with("backchannel_logout_uri", json!("https://192.168.1.10/bc")), "invalid_client_metadata", "backchannel on a private address"),
+        (with("jwks_uri", json!("https://10.0.0.7/jwks")), "invalid_client_metadata", "jwks_uri on a private address"),
         (with("id_token_signed_response_alg", json!("none")), "invalid_client_metadata", "alg none"),
         (with("id_token_signed_response_alg", json!("ES256")), "invalid_client_metadata", "alg without a key"),
         (with("client_id", json!("chosen")), "invalid_client_metadata", "client_id is assigned"),

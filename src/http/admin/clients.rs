@@ -18,7 +18,8 @@ use crate::protocol::client_auth::AuthMethod;
 pub struct ClientResource {
     pub client_id: String,
     pub client_name: String,
-    /// `client_secret_basic`, `client_secret_post` or `none` (public).
+    /// `client_secret_basic`, `client_secret_post`, `client_secret_jwt`, `private_key_jwt` or
+    /// `none` (public).
     pub token_endpoint_auth_method: String,
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
@@ -70,7 +71,8 @@ pub struct ClientInput {
     pub client_name: Option<String>,
     /// A public client (no secret, PKCE).
     pub public: Option<bool>,
-    /// `client_secret_basic`, `client_secret_post` or `none`.
+    /// `client_secret_basic`, `client_secret_post`, `client_secret_jwt` or `none`
+    /// (`private_key_jwt` clients are made by dynamic registration, with their keys).
     pub token_endpoint_auth_method: Option<String>,
     pub redirect_uris: Option<Vec<String>>,
     pub post_logout_redirect_uris: Option<Vec<String>>,

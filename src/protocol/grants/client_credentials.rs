@@ -99,6 +99,7 @@ mod tests {
                 id_token_alg: None,
                 partner: Default::default(),
             },
+            secret_sealed: None,
             registration_token_hash: None,
             created_at: 0,
             updated_at: 0,

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use super::schema::{client_registration, clients};
 use super::{DbConn, Store, bump, map_err};
 use crate::protocol::client::{Client, ClientMetadata, GrantType, PartnerMetadata};
-use crate::protocol::client_auth::AuthMethod;
+use crate::protocol::client_auth::{AssertionAlg, AuthMethod};
 use crate::protocol::scope::Scopes;
 use crate::storage::{StorageError, StorageResult};
 
@@ -41,6 +41,8 @@ struct RegistrationRow {
     jwks: Option<String>,
     jwks_uri: Option<String>,
     registration_token_hash: Option<String>,
+    secret_sealed: Option<Vec<u8>>,
+    token_endpoint_auth_signing_alg: Option<String>,
 }
 
 impl From<&Client> for RegistrationRow {
@@ -55,12 +57,25 @@ impl From<&Client> for RegistrationRow {
             jwks: p.jwks.clone(),
             jwks_uri: p.jwks_uri.clone(),
             registration_token_hash: c.registration_token_hash.clone(),
+            secret_sealed: c.secret_sealed.clone(),
+            token_endpoint_auth_signing_alg: p
+                .token_endpoint_auth_signing_alg
+                .map(|a| a.as_str().to_string()),
         }
     }
 }
 
 impl RegistrationRow {
     fn apply(self, c: &mut Client) -> StorageResult<()> {
+        let signing_alg = match self.token_endpoint_auth_signing_alg.as_deref() {
+            None => None,
+            Some(a) => Some(AssertionAlg::parse(a).ok_or_else(|| {
+                StorageError::Other(anyhow::anyhow!(
+                    "corrupt client {}: token_endpoint_auth_signing_alg",
+                    c.id
+                ))
+            })?),
+        };
         c.metadata.partner = PartnerMetadata {
             logo_uri: self.logo_uri,
             policy_uri: self.policy_uri,
@@ -68,8 +83,10 @@ impl RegistrationRow {
             contacts: parse_list("contacts", &self.contacts)?,
             jwks: self.jwks,
             jwks_uri: self.jwks_uri,
+            token_endpoint_auth_signing_alg: signing_alg,
         };
         c.registration_token_hash = self.registration_token_hash;
+        c.secret_sealed = self.secret_sealed;
         Ok(())
     }
 }
@@ -160,6 +177,7 @@ impl TryFrom<ClientRow> for Client {
             },
             id: r.id,
             secret_hash: r.secret_hash,
+            secret_sealed: None,
             registration_token_hash: None,
             created_at: r.created_at,
             updated_at: r.updated_at,

@@ -359,8 +359,25 @@ impl Store {
                         .set(server_secrets::sealed.eq(new))
                         .execute(c)?;
                 }
+                // Sealed secrets of client_secret_jwt clients. The clients counter is not
+                // bumped: running servers keep the copies they can open with the old key.
+                use super::schema::client_registration;
+                let clients: Vec<(String, Option<Vec<u8>>)> = client_registration::table
+                    .select((client_registration::id, client_registration::secret_sealed))
+                    .filter(client_registration::secret_sealed.is_not_null())
+                    .load(c)?;
+                for (id, sealed) in &clients {
+                    let Some(sealed) = sealed else { continue };
+                    let new = reseal(&crate::crypto::secrets::client_secret_aad(id), sealed)
+                        .map_err(TxError::Other)?;
+                    diesel::update(
+                        client_registration::table.filter(client_registration::id.eq(id)),
+                    )
+                    .set(client_registration::secret_sealed.eq(Some(new)))
+                    .execute(c)?;
+                }
                 bump(c, "keys")?;
-                Ok(keys.len() + secrets.len())
+                Ok(keys.len() + secrets.len() + clients.len())
             })
             .map_err(tx_err)
         })

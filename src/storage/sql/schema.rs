@@ -41,6 +41,8 @@ diesel::table! {
         jwks -> Nullable<Text>,
         jwks_uri -> Nullable<Text>,
         registration_token_hash -> Nullable<Text>,
+        secret_sealed -> Nullable<Binary>,
+        token_endpoint_auth_signing_alg -> Nullable<Text>,
     }
 }
 
