@@ -337,9 +337,16 @@ fn checked_alg(changes: ClientChanges, settings: &Settings) -> anyhow::Result<Cl
     Ok(changes)
 }
 
+/// Prints JSON on standard output. A closed pipe (`tessera client list | head`) ends the output
+/// quietly instead of panicking.
 fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
+    use std::io::Write;
+    let text = serde_json::to_string_pretty(v)?;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 /// Reads a password from the first line of standard input, without its line ending.

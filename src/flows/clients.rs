@@ -89,6 +89,9 @@ pub struct ClientView {
     pub jwks: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
+    /// The one algorithm the client's assertions may use, if pinned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<&'static str>,
     /// Registered through RFC 7591 (it has a registration access token).
     pub dynamically_registered: bool,
     pub created_at: i64,
@@ -127,6 +130,10 @@ impl ClientView {
                 .as_deref()
                 .and_then(|j| serde_json::from_str(j).ok()),
             jwks_uri: m.partner.jwks_uri.clone(),
+            token_endpoint_auth_signing_alg: m
+                .partner
+                .token_endpoint_auth_signing_alg
+                .map(|a| a.as_str()),
             dynamically_registered: c.registration_token_hash.is_some(),
             created_at: c.created_at,
             updated_at: c.updated_at,

@@ -194,6 +194,10 @@ async fn private_key_jwt_client_registers_signs_in_and_gets_tokens(backend: Back
     assert_eq!(reg["token_endpoint_auth_signing_alg"], "ES256");
     assert!(reg.get("client_secret").is_none(), "no secret: {reg}");
     let id = reg["client_id"].as_str().unwrap().to_string();
+    // The operator sees the keys and the pinned algorithm (never a secret: there is none).
+    let shown = f.d.cli_json(&["client", "show", &id]).await;
+    assert_eq!(shown["token_endpoint_auth_signing_alg"], "ES256");
+    assert_eq!(shown["jwks"]["keys"][0]["kid"], "partner-1");
     until_known(app, &id).await;
 
     // Sign in, then redeem the code with an assertion (aud = the token endpoint).
