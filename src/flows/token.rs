@@ -103,7 +103,7 @@ fn client_credentials_grant(
         decision.audience,
         core.clock.now(),
         ttl as i64,
-        uuid::Uuid::new_v4().to_string(),
+        crate::crypto::random::jti().map_err(OAuthError::Server)?,
     );
     let access_token = sign_access_token(core, &claims)?;
     Ok(TokenResponse {
