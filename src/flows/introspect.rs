@@ -61,16 +61,23 @@ async fn access_token(
     if core.directory.client(&client_id).is_none() {
         return Ok(None);
     }
-    let j = jti.clone();
+    // Both from the node's in-memory views (see `directory`): no SQL on this path.
     if core
-        .store
-        .run(move |s| s.is_access_token_revoked(&j))
+        .directory
+        .is_access_token_revoked(&core.store, &jti)
         .await
         .map_err(super::storage_error)?
     {
         return Ok(None);
     }
-    if sub != client_id && load_active_user(core, &sub).await?.is_none() {
+    if sub != client_id
+        && core
+            .directory
+            .active_user(&core.store, &sub)
+            .await
+            .map_err(super::storage_error)?
+            .is_none()
+    {
         return Ok(None);
     }
     let mut out = Map::new();

@@ -2,10 +2,11 @@
 //! (`typ: at+jwt`, verified with the key named by `kid`) that carry `openid`, are unexpired, not
 //! revoked, and whose user is active. An ID token is not an access token.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use super::Core;
-use super::authorize::load_active_user;
 use crate::crypto::jws;
 use crate::protocol::OAuthError;
 use crate::protocol::claims::user_claims;
@@ -16,8 +17,18 @@ pub const LEEWAY: i64 = 30;
 
 /// The claims of the verified access token `token`.
 pub fn verify_access_token(core: &Core, token: &str) -> Result<Map<String, Value>, OAuthError> {
-    let keys = core.directory.keys();
-    let claims = jws::verify_compact(token, "at+jwt", |kid| keys.verifier(kid))
+    let claims = verified_claims(core, token)?;
+    Ok(Map::clone(&claims))
+}
+
+/// The claims of `token` after the checks of [`verify_access_token`], shared with the cache of
+/// verified tokens.
+pub fn verified_claims(core: &Core, token: &str) -> Result<Arc<Map<String, Value>>, OAuthError> {
+    let claims = core
+        .directory
+        .verified_access_token(token, |keys| {
+            jws::verify_compact(token, "at+jwt", |kid| keys.verifier(kid))
+        })
         .map_err(|e| OAuthError::invalid_token(format!("the access token is invalid: {e}")))?;
     let now = core.clock.now();
     let num = |k: &str| claims.get(k).and_then(Value::as_i64);
@@ -38,7 +49,7 @@ pub fn verify_access_token(core: &Core, token: &str) -> Result<Map<String, Value
 
 pub async fn userinfo(core: &Core, bearer: Option<&str>) -> Result<Map<String, Value>, OAuthError> {
     let token = bearer.ok_or(OAuthError::InvalidToken(None))?;
-    let claims = verify_access_token(core, token)?;
+    let claims = verified_claims(core, token)?;
     let scopes = Scopes::parse(claims.get("scope").and_then(Value::as_str).unwrap_or(""))
         .unwrap_or_default();
     if !scopes.contains("openid") {
@@ -49,11 +60,11 @@ pub async fn userinfo(core: &Core, bearer: Option<&str>) -> Result<Map<String, V
     let jti = claims
         .get("jti")
         .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+        .unwrap_or_default();
+    // Revocations and users come from the node's in-memory views (see `directory`).
     let revoked = core
-        .store
-        .run(move |s| s.is_access_token_revoked(&jti))
+        .directory
+        .is_access_token_revoked(&core.store, jti)
         .await
         .map_err(super::storage_error)?;
     if revoked {
@@ -63,8 +74,11 @@ pub async fn userinfo(core: &Core, bearer: Option<&str>) -> Result<Map<String, V
         .get("sub")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let user = load_active_user(core, sub)
-        .await?
+    let user = core
+        .directory
+        .active_user(&core.store, sub)
+        .await
+        .map_err(super::storage_error)?
         .ok_or_else(|| OAuthError::invalid_token("the access token's user is not active"))?;
     Ok(user_claims(&user, &scopes))
 }

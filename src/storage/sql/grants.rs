@@ -1,10 +1,68 @@
-//! Consents, redeemed authorization codes and revoked access tokens.
+//! Consents, redeemed authorization codes and revoked access tokens; the change counters of
+//! each node's in-memory revocation view (`flows::directory`).
+//!
+//! **Revocation view.** Every transaction that revokes access tokens (directly by `jti`, or
+//! through their refresh-token family) bumps the `revocations` row of `revisions` as its *last*
+//! statement, and every write to a user bumps `users` — so other nodes notice within one reload
+//! interval (the rows are created by the first bump: no migration needed). The row lock is the
+//! last one such a transaction takes, so it cannot close a deadlock cycle on PostgreSQL. After
+//! the commit the writer also counts the write in a process-wide counter
+//! ([`local_writes`]), which the node's own view checks on every lookup: a revocation made
+//! through this process is seen by it at once.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use diesel::prelude::*;
+use diesel::sql_types::Text;
 
 use super::schema::{consents, redeemed_codes, revoked_tokens};
-use super::{Store, map_err, unix_now};
-use crate::storage::{StorageError, StorageResult};
+use super::{DbConn, Store, map_err, unix_now};
+use crate::storage::{Revisions, StorageError, StorageResult};
+
+/// Change counter of revoked access tokens (direct or through a revoked family).
+pub const REVOCATIONS: &str = "revocations";
+/// Change counter of users (disabled, enabled, deleted, new password).
+pub const USERS: &str = "users";
+
+/// Committed revocation and user writes made by this process (see the module docs).
+static LOCAL_WRITES: AtomicU64 = AtomicU64::new(0);
+
+/// How many revocation or user writes this process has committed.
+pub fn local_writes() -> u64 {
+    LOCAL_WRITES.load(Ordering::Acquire)
+}
+
+/// Call after the commit of a write that bumped [`REVOCATIONS`] or [`USERS`].
+pub(super) fn note_local_write() {
+    LOCAL_WRITES.fetch_add(1, Ordering::AcqRel);
+}
+
+/// Bumps change counter `kind` (creating its row). Call it last in the transaction.
+pub(super) fn bump_view(c: &mut DbConn, kind: &'static str) -> QueryResult<()> {
+    match c {
+        DbConn::Pg(pg) => diesel::sql_query(
+            "INSERT INTO revisions (name, value) VALUES ($1, 1) \
+             ON CONFLICT (name) DO UPDATE SET value = revisions.value + 1",
+        )
+        .bind::<Text, _>(kind)
+        .execute(pg)?,
+        DbConn::Sqlite(lite) => diesel::sql_query(
+            "INSERT INTO revisions (name, value) VALUES (?, 1) \
+             ON CONFLICT (name) DO UPDATE SET value = revisions.value + 1",
+        )
+        .bind::<Text, _>(kind)
+        .execute(lite)?,
+    };
+    Ok(())
+}
+
+/// Every change counter, read in one query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ViewRevisions {
+    pub base: Revisions,
+    pub revocations: i64,
+    pub users: i64,
+}
 
 /// A user's standing consent to a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,12 +187,20 @@ impl Store {
                 for id in &ids {
                     super::refresh::revoke_family_in(c, id, now)?;
                 }
+                if !ids.is_empty() {
+                    bump_view(c, REVOCATIONS)?;
+                }
                 Ok(ids.len())
             })
             .map_err(|e| match e {
                 diesel::result::Error::NotFound => StorageError::NotFound,
                 other => map_err(other),
             })
+        })
+        .inspect(|n| {
+            if *n > 0 {
+                note_local_write();
+            }
         })
     }
 
@@ -186,20 +252,76 @@ impl Store {
 
     /// Revokes an access token by `jti` until `expires_at`; durable when this returns.
     pub fn revoke_token(&self, jti: &str, expires_at: i64, now: i64) -> StorageResult<()> {
-        let r = self.with_conn(|c| {
-            diesel::insert_into(revoked_tokens::table)
-                .values((
-                    revoked_tokens::jti.eq(jti),
-                    revoked_tokens::revoked_at.eq(now),
-                    revoked_tokens::expires_at.eq(expires_at),
-                ))
-                .execute(c)
-                .map_err(map_err)
+        let r = self.with_conn(|conn| {
+            conn.transaction(|c| {
+                diesel::insert_into(revoked_tokens::table)
+                    .values((
+                        revoked_tokens::jti.eq(jti),
+                        revoked_tokens::revoked_at.eq(now),
+                        revoked_tokens::expires_at.eq(expires_at),
+                    ))
+                    .execute(c)?;
+                bump_view(c, REVOCATIONS)
+            })
+            .map_err(map_err)
         });
         match r {
-            Ok(_) | Err(StorageError::Conflict(_)) => Ok(()),
+            Ok(_) => {
+                note_local_write();
+                Ok(())
+            }
+            Err(StorageError::Conflict(_)) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// How many revocation or user writes this process has committed ([`local_writes`]).
+    pub fn local_view_writes() -> u64 {
+        local_writes()
+    }
+
+    /// Every change counter (clients, keys, revocations, users) in one query.
+    pub fn view_revisions(&self) -> StorageResult<ViewRevisions> {
+        use super::schema::revisions::dsl::*;
+        self.with_conn(|c| {
+            let rows: Vec<(String, i64)> =
+                revisions.select((name, value)).load(c).map_err(map_err)?;
+            let get = |n: &str| {
+                rows.iter()
+                    .find(|(k, _)| k == n)
+                    .map(|(_, v)| *v)
+                    .unwrap_or(0)
+            };
+            Ok(ViewRevisions {
+                base: Revisions {
+                    clients: get("clients"),
+                    keys: get("keys"),
+                },
+                revocations: get(REVOCATIONS),
+                users: get(USERS),
+            })
+        })
+    }
+
+    /// The `jti` of every revoked access token still on record (revoked by itself, or issued
+    /// from a revoked refresh-token family): [`Store::purge_expired_grants`] and
+    /// `purge_expired_refresh_tokens` forget them once they have expired.
+    pub fn revoked_access_tokens(&self) -> StorageResult<Vec<String>> {
+        use super::schema::{family_access_tokens as fat, token_families as tf};
+        self.with_conn(|c| {
+            let mut jtis: Vec<String> = revoked_tokens::table
+                .select(revoked_tokens::jti)
+                .load(c)
+                .map_err(map_err)?;
+            let via_family: Vec<String> = fat::table
+                .inner_join(tf::table.on(tf::id.eq(fat::family_id)))
+                .filter(tf::revoked_at.is_not_null())
+                .select(fat::jti)
+                .load(c)
+                .map_err(map_err)?;
+            jtis.extend(via_family);
+            Ok(jtis)
+        })
     }
 
     pub fn is_revoked(&self, jti: &str) -> StorageResult<bool> {

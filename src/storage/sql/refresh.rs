@@ -187,6 +187,7 @@ impl Store {
                         });
                     }
                     revoke_family_in(c, &family.id, now)?;
+                    super::grants::bump_view(c, super::grants::REVOCATIONS)?;
                     return Ok(Rotation::Reused(family));
                 }
                 if now >= tok.expires_at {
@@ -216,6 +217,11 @@ impl Store {
             })
             .map_err(map_err)
         })
+        .inspect(|r| {
+            if matches!(r, Rotation::Reused(_)) {
+                super::grants::note_local_write();
+            }
+        })
     }
 
     /// Records another access token issued from a family (a retry-window replay).
@@ -241,9 +247,14 @@ impl Store {
     /// Revokes a family: its refresh tokens and the access tokens issued from it.
     pub fn revoke_family(&self, family_id: &str, now: i64) -> StorageResult<()> {
         self.with_conn(|conn| {
-            conn.transaction(|c| revoke_family_in(c, family_id, now))
-                .map_err(map_err)
-        })
+            conn.transaction(|c| {
+                revoke_family_in(c, family_id, now)?;
+                super::grants::bump_view(c, super::grants::REVOCATIONS)
+            })
+            .map_err(map_err)
+        })?;
+        super::grants::note_local_write();
+        Ok(())
     }
 
     /// Revokes the family (if any) that issued access token `jti`; returns whether there was one.
@@ -256,11 +267,20 @@ impl Store {
                     .first(c)
                     .optional()?;
                 match family {
-                    Some(id) => revoke_family_in(c, &id, now).map(|_| true),
+                    Some(id) => {
+                        revoke_family_in(c, &id, now)?;
+                        super::grants::bump_view(c, super::grants::REVOCATIONS)?;
+                        Ok(true)
+                    }
                     None => Ok(false),
                 }
             })
             .map_err(map_err)
+        })
+        .inspect(|found| {
+            if *found {
+                super::grants::note_local_write();
+            }
         })
     }
 
@@ -276,9 +296,17 @@ impl Store {
                 for id in &ids {
                     revoke_family_in(c, id, now)?;
                 }
+                if !ids.is_empty() {
+                    super::grants::bump_view(c, super::grants::REVOCATIONS)?;
+                }
                 Ok(ids.len())
             })
             .map_err(map_err)
+        })
+        .inspect(|n| {
+            if *n > 0 {
+                super::grants::note_local_write();
+            }
         })
     }
 

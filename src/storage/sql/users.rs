@@ -151,10 +151,13 @@ impl Store {
                 if write(c)? == 0 {
                     return Err(diesel::result::Error::NotFound);
                 }
-                Ok(())
+                // Nodes cache active users for userinfo and introspection: tell them.
+                super::grants::bump_view(c, super::grants::USERS)
             })
             .map_err(map_err)
-        })
+        })?;
+        super::grants::note_local_write();
+        Ok(())
     }
 }
 
