@@ -3,16 +3,23 @@
 //! from the CSPRNG.
 //!
 //! One hash costs about 19 MiB of memory and tens of milliseconds of CPU, so the server never
-//! runs it on an async worker: [`PasswordHasher`] moves it onto the blocking pool behind a bound
-//! on concurrent hashes, so a flood of logins cannot starve the token endpoint or exhaust memory.
+//! runs it on an async worker: [`PasswordHasher`] runs it on a small dedicated pool of threads
+//! (one per permitted concurrent hash), so a flood of logins cannot starve the token endpoint or
+//! exhaust memory. Each pool thread keeps its 19 MiB block array from one hash to the next
+//! (`hash_password_into_with_memory`; argon2 writes every block before it reads it, so the
+//! array needs no clearing): no allocation, no page faults and no zeroing per login, and the
+//! memory stays at 19 MiB × threads, allocated at the first login rather than at start-up.
 //! Unknown users (and users without a password) are checked against a dummy hash, so that they
 //! cost the same time as a wrong password.
 
-use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
+use argon2::password_hash::{
+    Output, PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString,
+};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use tokio::sync::{Semaphore, oneshot};
 
 /// Memory cost in KiB.
 pub const M_COST_KIB: u32 = 19_456;
@@ -69,11 +76,88 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-/// Password hashing for the server: argon2 runs on the blocking pool, at most `max_concurrent`
-/// at a time; further requests wait for a permit.
+/// Checks `password` against `stored` like [`verify_password`], in `memory` (grown to the
+/// block count once, then reused) when `stored` has Tessera's own parameters.
+fn verify_in(password: &str, stored: &str, memory: &mut Vec<Block>) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let own = parsed.algorithm == Algorithm::Argon2id.ident()
+        && parsed.version == Some(Version::V0x13.into())
+        && Params::try_from(&parsed).is_ok_and(|p| {
+            p.m_cost() == M_COST_KIB && p.t_cost() == T_COST && p.p_cost() == P_COST
+        });
+    let (true, Some(salt), Some(expected)) = (own, parsed.salt, parsed.hash) else {
+        // Other parameters (an older hash): the allocating path, which reads them.
+        return verify_password(password, stored);
+    };
+    let Ok(argon) = hasher() else { return false };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let blocks = Params::new(M_COST_KIB, T_COST, P_COST, None)
+        .map(|p| p.block_count())
+        .unwrap_or(0);
+    if memory.len() < blocks {
+        *memory = vec![Block::default(); blocks];
+    }
+    let mut out = [0u8; 64];
+    let Some(out) = out.get_mut(..expected.len()) else {
+        return false;
+    };
+    if argon
+        .hash_password_into_with_memory(password.as_bytes(), salt, out, &mut memory[..])
+        .is_err()
+    {
+        return false;
+    }
+    // `Output` compares in constant time.
+    Output::new(out).is_ok_and(|o| o == expected)
+}
+
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+
+/// The hashing threads: started at the first hash, each with its own reusable block array.
+#[derive(Debug)]
+struct Pool {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Pool {
+    fn start(threads: usize) -> anyhow::Result<Pool> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("tessera-argon2-{i}"))
+                .stack_size(256 * 1024)
+                .spawn(move || {
+                    let mut memory: Vec<Block> = Vec::new();
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(&mut memory),
+                            Err(_) => return,
+                        }
+                    }
+                })?;
+        }
+        Ok(Pool { jobs: tx })
+    }
+}
+
+/// Password hashing for the server: argon2 runs on a dedicated pool of `max_concurrent`
+/// threads, at most `max_concurrent` at a time; further requests wait for a permit.
 #[derive(Debug)]
 pub struct PasswordHasher {
     permits: Semaphore,
+    threads: usize,
+    pool: OnceLock<Mutex<Pool>>,
 }
 
 impl PasswordHasher {
@@ -82,7 +166,33 @@ impl PasswordHasher {
     pub fn new(max_concurrent: usize) -> Self {
         PasswordHasher {
             permits: Semaphore::new(max_concurrent.max(1)),
+            threads: max_concurrent.max(1),
+            pool: OnceLock::new(),
         }
+    }
+
+    /// Runs `f` on a pool thread with its block array; `None` if the pool is gone.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |memory| {
+            let _ = tx.send(f(memory));
+        });
+        let pool = match self.pool.get() {
+            Some(p) => p,
+            None => {
+                let started = Pool::start(self.threads)
+                    .inspect_err(|e| {
+                        tracing::error!("cannot start the password hashing threads: {e}")
+                    })
+                    .ok()?;
+                self.pool.get_or_init(|| Mutex::new(started))
+            }
+        };
+        pool.lock().ok()?.jobs.send(job).ok()?;
+        rx.await.ok()
     }
 
     /// Checks `password` against a user's stored hash. With `None` (unknown user, or no password
@@ -91,10 +201,10 @@ impl PasswordHasher {
         let Ok(_permit) = self.permits.acquire().await else {
             return false;
         };
-        tokio::task::spawn_blocking(move || match hash {
-            Some(h) => verify_password(&password, &h),
+        self.run(move |memory| match hash {
+            Some(h) => verify_in(&password, &h, memory),
             None => {
-                let _ = verify_password(&password, dummy_hash());
+                let _ = verify_in(&password, dummy_hash(), memory);
                 false
             }
         })
@@ -109,9 +219,9 @@ impl PasswordHasher {
             .acquire()
             .await
             .map_err(|e| anyhow::anyhow!("password hasher closed: {e}"))?;
-        tokio::task::spawn_blocking(move || hash_password(&password))
+        self.run(move |_| hash_password(&password))
             .await
-            .map_err(|e| anyhow::anyhow!("password hashing task failed: {e}"))?
+            .ok_or_else(|| anyhow::anyhow!("password hashing thread failed"))?
     }
 }
 
@@ -160,6 +270,29 @@ mod tests {
         ] {
             assert!(!verify_password("password1", bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn reused_memory_verifies_like_the_allocating_path() {
+        let mut memory = Vec::new();
+        let h = hash_password("password1").unwrap();
+        for _ in 0..2 {
+            assert!(verify_in("password1", &h, &mut memory));
+            assert!(!verify_in("password2", &h, &mut memory));
+        }
+        // Other parameters take the allocating path.
+        let params = Params::new(8192, 1, 1, None).unwrap();
+        let other = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password(b"password1", &SaltString::encode_b64(&[7; 16]).unwrap())
+            .unwrap()
+            .to_string();
+        assert!(verify_in("password1", &other, &mut memory));
+        assert!(!verify_in("password2", &other, &mut memory));
+        assert!(!verify_in("password1", "garbage", &mut memory));
+        let mut tampered = h.clone();
+        let last = tampered.pop().unwrap();
+        tampered.push(if last == 'A' { 'B' } else { 'A' });
+        assert!(!verify_in("password1", &tampered, &mut memory));
     }
 
     #[test]

@@ -83,7 +83,12 @@ impl Store {
     pub fn add_session_client(&self, sid: &str, client_id: &str) -> StorageResult<bool> {
         self.with_conn(|conn| {
             conn.transaction(|c| {
-                let known: i64 = bs::table.filter(bs::sid.eq(sid)).count().get_result(c)?;
+                // Write first (a no-op update of the session's row): on SQLite that takes the
+                // write lock at once, where a transaction that read first fails to upgrade
+                // ("database is locked") while concurrent sign-ins write.
+                let known = diesel::update(bs::table.filter(bs::sid.eq(sid)))
+                    .set(bs::ended_at.eq(bs::ended_at))
+                    .execute(c)?;
                 if known == 0 {
                     return Ok(false);
                 }
