@@ -39,7 +39,7 @@ use crate::storage::{Revisions, StorageError, Store};
 /// At most this many users are cached; a full cache starts again empty.
 const MAX_CACHED_USERS: usize = 50_000;
 /// At most this many verified access tokens are cached; a full cache starts again empty.
-const MAX_CACHED_TOKENS: usize = 20_000;
+const MAX_CACHED_TOKENS: usize = 4_096;
 /// Longer tokens are verified every time rather than cached.
 const MAX_CACHED_TOKEN_LEN: usize = 4096;
 
