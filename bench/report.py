@@ -33,10 +33,14 @@ SCENARIOS = [
     ("login", "RS256", "Complete browser-style login (per flow)", "argon2id_hash", "argon2id hashes"),
 ]
 NOTES = {
-    "introspection": "Tessera introspects its RFC 9068 JWT access token (signature check + revocation lookup in SQL); "
-                     "oidc-provider introspects its native opaque access token (a lookup in its in-memory adapter).",
-    "userinfo": "Tessera: a JWT access token (signature check + revocation lookup in SQL + the user from the "
-                "database); oidc-provider: its native opaque access token (in-memory lookup).",
+    "introspection": "Tessera introspects its RFC 9068 JWT access token: expiry, issuer, client, revocation (an "
+                     "in-memory set of revoked jtis kept in step with SQL) and the user (an in-memory cache); the "
+                     "signature is checked the first time this node sees the token and then remembered for the exact "
+                     "token text (the run presents one token again and again). oidc-provider introspects its native "
+                     "opaque access token (a lookup in its in-memory adapter).",
+    "userinfo": "Tessera: a JWT access token, checked as for introspection (signature remembered per exact token, "
+                "revocation and user from memory); oidc-provider: its native opaque access token (in-memory "
+                "lookup).",
     "refresh": "Both rotate the refresh token on every use and sign a new ID token (RS256); Tessera's access "
                "token is a signed JWT, oidc-provider's an opaque one. Each connection chains its own tokens.",
     "login": "One flow = GET authorize (prompt=consent, PKCE) → GET login page → POST login → GET consent → "
