@@ -103,35 +103,42 @@ impl Store {
         scopes: &str,
         now: i64,
     ) -> StorageResult<()> {
-        // Two concurrent saves for the same pair can both delete and then race on the insert:
-        // the loser retries and replaces the winner's row.
-        let mut attempt = 0;
-        loop {
-            let result = self.with_conn(|conn| {
-                conn.transaction(|c| {
-                    diesel::delete(
-                        consents::table
-                            .filter(consents::user_id.eq(user_id))
-                            .filter(consents::client_id.eq(client_id)),
-                    )
-                    .execute(c)?;
-                    diesel::insert_into(consents::table)
-                        .values((
-                            consents::user_id.eq(user_id),
-                            consents::client_id.eq(client_id),
-                            consents::scopes.eq(scopes),
-                            consents::granted_at.eq(now),
-                        ))
-                        .execute(c)?;
-                    Ok(())
-                })
-                .map_err(map_err)
-            });
-            match result {
-                Err(StorageError::Conflict(_)) if attempt < 3 => attempt += 1,
-                other => return other,
+        // One upsert: concurrent saves for the same pair (a user signing in to one client from
+        // several browsers at once) cannot race on the primary key, however many there are.
+        use diesel::sql_types::BigInt;
+        const UPSERT: &str = "INSERT INTO consents (user_id, client_id, scopes, granted_at) \
+             VALUES ({1}, {2}, {3}, {4}) ON CONFLICT (user_id, client_id) \
+             DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at";
+        self.with_conn(|c| {
+            match c {
+                DbConn::Pg(pg) => diesel::sql_query(
+                    UPSERT
+                        .replace("{1}", "$1")
+                        .replace("{2}", "$2")
+                        .replace("{3}", "$3")
+                        .replace("{4}", "$4"),
+                )
+                .bind::<Text, _>(user_id)
+                .bind::<Text, _>(client_id)
+                .bind::<Text, _>(scopes)
+                .bind::<BigInt, _>(now)
+                .execute(pg),
+                DbConn::Sqlite(lite) => diesel::sql_query(
+                    UPSERT
+                        .replace("{1}", "?")
+                        .replace("{2}", "?")
+                        .replace("{3}", "?")
+                        .replace("{4}", "?"),
+                )
+                .bind::<Text, _>(user_id)
+                .bind::<Text, _>(client_id)
+                .bind::<Text, _>(scopes)
+                .bind::<BigInt, _>(now)
+                .execute(lite),
             }
-        }
+            .map(|_| ())
+            .map_err(map_err)
+        })
     }
 
     /// Consents, by user then client; only `user_id`'s when given.
