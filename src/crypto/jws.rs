@@ -187,11 +187,8 @@ impl Signer {
             id_token_header: header("JWT"),
             logout_token_header: header("logout+jwt"),
         };
-        // Fail now, not at the first token, if OpenSSL refuses the key.
-        if alg != Alg::EdDSA {
-            let ctx = signer.new_context()?;
-            signer.give_back(ctx);
-        }
+        // The contexts are made at the first signature (the key itself is parsed and checked
+        // above): a node that never signs with a key does not touch that code at all.
         Ok(signer)
     }
 
@@ -392,10 +389,6 @@ impl Verifier {
             key,
             contexts: Mutex::new(Vec::new()),
         };
-        if alg != Alg::EdDSA {
-            let ctx = v.new_context()?;
-            v.give_back(ctx);
-        }
         Ok(v)
     }
 
