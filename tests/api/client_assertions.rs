@@ -199,6 +199,30 @@ async fn private_key_jwt_client_registers_signs_in_and_gets_tokens(backend: Back
     assert_eq!(shown["token_endpoint_auth_signing_alg"], "ES256");
     assert_eq!(shown["jwks"]["keys"][0]["kid"], "partner-1");
     until_known(app, &id).await;
+    // ...and so does the admin API.
+    let (admin_id, admin_secret) =
+        f.d.create_client(&["--name", "Admin", "--scope", "admin:read"])
+            .await;
+    let admin_token = app
+        .eventually_value(Duration::from_secs(10), || async {
+            let (status, body) = app.client_credentials(&admin_id, &admin_secret, "").await;
+            (status == 200).then(|| body["access_token"].as_str().unwrap().to_string())
+        })
+        .await;
+    let resource: Value = app
+        .http
+        .get(app.url(&format!("/admin/v1/clients/{id}")))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(resource["token_endpoint_auth_method"], "private_key_jwt");
+    assert_eq!(resource["token_endpoint_auth_signing_alg"], "ES256");
+    assert_eq!(resource["jwks"]["keys"][0]["kid"], "partner-1");
+    assert_eq!(resource["dynamically_registered"], true);
 
     // Sign in, then redeem the code with an assertion (aud = the token endpoint).
     let mut b = Browser::new();

@@ -31,6 +31,27 @@ pub struct ClientResource {
     pub web_origins: Vec<String>,
     pub backchannel_logout_uri: Option<String>,
     pub id_token_signed_response_alg: String,
+    /// Partner metadata (RFC 7591 §2), as registered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<String>,
+    /// The client's public keys (`private_key_jwt`), by value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    /// Where the client's public keys are fetched (`private_key_jwt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The one algorithm the client's assertions may use, if pinned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<String>,
+    /// Registered through dynamic client registration (RFC 7591).
+    pub dynamically_registered: bool,
     pub created_at: i64,
     pub updated_at: i64,
     /// Shown exactly once: on creation, secret rotation, or when set.
@@ -53,6 +74,14 @@ impl From<ClientView> for ClientResource {
             web_origins: v.web_origins,
             backchannel_logout_uri: v.backchannel_logout_uri,
             id_token_signed_response_alg: v.id_token_signed_response_alg.to_string(),
+            logo_uri: v.logo_uri,
+            policy_uri: v.policy_uri,
+            tos_uri: v.tos_uri,
+            contacts: v.contacts,
+            jwks: v.jwks,
+            jwks_uri: v.jwks_uri,
+            token_endpoint_auth_signing_alg: v.token_endpoint_auth_signing_alg.map(str::to_string),
+            dynamically_registered: v.dynamically_registered,
             created_at: v.created_at,
             updated_at: v.updated_at,
             client_secret: v.client_secret,
