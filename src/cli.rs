@@ -64,7 +64,7 @@ pub enum SessionCommand {
     /// End one session now (by its `sid`); the clients that took part are told through
     /// back-channel logout.
     Revoke {
-        #[arg(value_name = "SID")]
+        #[arg(value_name = "SID", allow_hyphen_values = true)]
         sid: String,
     },
 }
@@ -76,18 +76,27 @@ pub enum ClientCommand {
     /// List clients as JSON.
     List,
     /// Show one client as JSON.
-    Show { id: String },
+    Show {
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
     /// Change a client; only the flags given change.
     Update {
-        #[arg(value_name = "ID")]
+        #[arg(value_name = "ID", allow_hyphen_values = true)]
         client_id: String,
         #[command(flatten)]
         args: ClientArgs,
     },
     /// Replace a client's secret with a new generated one (printed once).
-    RotateSecret { id: String },
+    RotateSecret {
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
     /// Delete a client.
-    Delete { id: String },
+    Delete {
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
     /// Initial access tokens for dynamic client registration (POST /oauth2/register).
     #[command(subcommand)]
     RegistrationToken(RegistrationTokenCommand),
@@ -178,7 +187,7 @@ pub enum UserCommand {
     /// Show one user as JSON.
     Show {
         /// Username or subject.
-        #[arg(value_name = "USER")]
+        #[arg(value_name = "USER", allow_hyphen_values = true)]
         user: String,
     },
     /// Change a user's profile; only the flags given change (`""` removes a name). A new e-mail
@@ -187,31 +196,31 @@ pub enum UserCommand {
     /// Disable a user: they can no longer log in, and their sessions end now.
     Disable {
         /// Username or subject.
-        #[arg(value_name = "USER")]
+        #[arg(value_name = "USER", allow_hyphen_values = true)]
         user: String,
     },
     /// Enable a disabled user.
     Enable {
         /// Username or subject.
-        #[arg(value_name = "USER")]
+        #[arg(value_name = "USER", allow_hyphen_values = true)]
         user: String,
     },
     /// Delete a user (their sessions end first).
     Delete {
         /// Username or subject.
-        #[arg(value_name = "USER")]
+        #[arg(value_name = "USER", allow_hyphen_values = true)]
         user: String,
     },
     /// End all of a user's browser sessions (with back-channel logout).
     Logout {
         /// Username or subject.
-        #[arg(value_name = "USER")]
+        #[arg(value_name = "USER", allow_hyphen_values = true)]
         user: String,
     },
     /// Replace a user's password, read from standard input.
     SetPassword {
         /// Username or subject.
-        #[arg(value_name = "USER")]
+        #[arg(value_name = "USER", allow_hyphen_values = true)]
         user: String,
         /// Read the password from the first line of standard input (required).
         #[arg(long)]
@@ -248,7 +257,7 @@ pub struct UserCreateArgs {
 #[derive(Debug, Args)]
 pub struct UserUpdateArgs {
     /// Username or subject.
-    #[arg(value_name = "USER")]
+    #[arg(value_name = "USER", allow_hyphen_values = true)]
     pub user: String,
     /// New e-mail address.
     #[arg(long)]
@@ -283,7 +292,11 @@ pub enum KeysCommand {
         now: bool,
     },
     /// Emergency: unpublish a key at once. Tokens it signed stop verifying.
-    Revoke { kid: String },
+    Revoke {
+        // Key ids are base64url thumbprints: one in 32 starts with `-`.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
     /// Re-encrypt every private key and server secret under a new key-encryption key, read
     /// (base64) from the first line of standard input.
     Rekey {

@@ -116,6 +116,11 @@ async fn rotation_is_followed_by_a_running_server(backend: Backend) {
     assert_eq!(h["kid"], next_kid.as_str(), "the staged key took over");
     let out = d.cli(&["keys", "revoke", "no-such-kid"]).await;
     assert!(!out.status.success());
+    // A kid is base64url and may start with `-`: it is still a kid, not an option.
+    let out = d.cli(&["keys", "revoke", "-no-such-kid"]).await;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no key with kid `-no-such-kid`"), "{err}");
 }
 
 async fn es256_and_eddsa_access_tokens_verify(backend: Backend) {
