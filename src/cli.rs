@@ -293,7 +293,7 @@ pub enum KeysCommand {
     },
     /// Emergency: unpublish a key at once. Tokens it signed stop verifying.
     Revoke {
-        // Key ids are base64url thumbprints: one in 32 starts with `-`.
+        // Key ids are base64url thumbprints: one in 64 starts with `-`.
         #[arg(allow_hyphen_values = true)]
         kid: String,
     },
