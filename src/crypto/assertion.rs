@@ -7,11 +7,10 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
-use josekit::jwk::Jwk;
-use josekit::jws::{ES256, EdDSA, JwsVerifier, PS256, RS256};
 use serde_json::Value;
 use sha2::Sha256;
 
+use super::jws::Verifier;
 use crate::protocol::jose::Alg;
 
 /// Why an assertion's signature was not accepted.
@@ -68,16 +67,6 @@ fn fits(jwk: &serde_json::Map<String, Value>, alg: Alg, kid: Option<&str>) -> bo
     }
 }
 
-fn verifier(alg: Alg, jwk: &serde_json::Map<String, Value>) -> Option<Box<dyn JwsVerifier>> {
-    let jwk = Jwk::from_map(jwk.clone()).ok()?;
-    Some(match alg {
-        Alg::RS256 => Box::new(RS256.verifier_from_jwk(&jwk).ok()?),
-        Alg::PS256 => Box::new(PS256.verifier_from_jwk(&jwk).ok()?),
-        Alg::ES256 => Box::new(ES256.verifier_from_jwk(&jwk).ok()?),
-        Alg::EdDSA => Box::new(EdDSA.verifier_from_jwk(&jwk).ok()?),
-    })
-}
-
 /// Verifies `jwt` (signed with `alg`, header `kid` if any) against a JWK Set
 /// (`{"keys": [...]}`). Without a `kid`, every fitting key is tried.
 pub fn verify_with_jwks(
@@ -96,11 +85,12 @@ pub fn verify_with_jwks(
         if !fits(key, alg, kid) {
             continue;
         }
-        let Some(v) = verifier(alg, key) else {
+        // The same vetting and OpenSSL verification as Tessera's own keys.
+        let Ok(v) = Verifier::from_public_jwk(alg, &Value::Object(key.clone())) else {
             continue;
         };
         candidates += 1;
-        if v.verify(input, &signature).is_ok() {
+        if v.verify(input, &signature) {
             return Ok(());
         }
     }

@@ -417,7 +417,8 @@ impl Verifier {
     }
 
     /// Is `signature` (in its JWS form) a valid signature of `input` by this key?
-    fn verify(&self, input: &[u8], signature: &[u8]) -> bool {
+    /// Does `signature` sign `input` under this key (JWS encoding of the signature)?
+    pub fn verify(&self, input: &[u8], signature: &[u8]) -> bool {
         self.try_verify(input, signature).unwrap_or(false)
     }
 

@@ -1,6 +1,6 @@
 //! Cryptography at the edge: randomness, the key-encryption key, client-secret hashing, password
-//! hashing (argon2id), JWS signing, and the signature checks of client assertions (`jws` and
-//! `assertion` are the only places that touch josekit).
+//! hashing (argon2id), JWS signing and verification (`jws`, the only place that touches
+//! josekit), and the signature checks of client assertions (`assertion`, through `jws`).
 
 pub mod assertion;
 pub mod jws;
