@@ -242,17 +242,14 @@ fn set_disabled(
     store
         .set_user_disabled(&user.id, disabled, now)
         .map_err(not_found_as(username_or_id))?;
-    if disabled {
-        // An administrator's act: every refresh token of the user ends now.
-        store.revoke_families_of_user(&user.id, now)?;
-    }
     user.disabled = disabled;
     user.updated_at = now;
     Ok(UserView::of(&user))
 }
 
-/// Disables a user: they can no longer log in, and their sessions end at once (with
-/// back-channel logout). Idempotent.
+/// Disables a user: they can no longer log in, every refresh token of theirs ends (with the
+/// access tokens issued from it), and their sessions end at once (with back-channel logout).
+/// Idempotent.
 pub async fn disable(
     env: &super::sessions::Env<'_>,
     username_or_id: &str,
@@ -516,5 +513,59 @@ mod tests {
             !json.contains("argon2") && !json.contains("password"),
             "{json}"
         );
+    }
+
+    #[test]
+    fn disabling_revokes_the_families_in_the_same_write() {
+        use crate::storage::sql::{Family, NewRefreshToken};
+        let (_dir, s) = store();
+        let hasher = crate::crypto::secrets::SecretHasher::new([3; 32]);
+        let changes = crate::flows::clients::ClientChanges {
+            id: Some("web".into()),
+            name: Some("Web".into()),
+            redirect_uris: Some(vec!["https://app.example/cb".into()]),
+            ..Default::default()
+        };
+        crate::flows::clients::create(&s, &hasher, changes, 100).unwrap();
+        let ada = create(&s, spec("ada"), "password1", 100).unwrap();
+        let family = Family {
+            id: "f1".into(),
+            client_id: "web".into(),
+            user_id: ada.sub.clone(),
+            scope: "openid offline_access".into(),
+            sid: None,
+            auth_time: 100,
+            created_at: 100,
+            absolute_expires_at: 10_000,
+            revoked_at: None,
+        };
+        let first = NewRefreshToken {
+            hash: "h1".into(),
+            sealed: None,
+            expires_at: 5_000,
+            access_jti: "jti-1".into(),
+            access_expires_at: 1_000,
+        };
+        s.create_family(&family, &first).unwrap();
+        let before = s.view_revisions().unwrap();
+
+        // One storage write, one transaction: whoever sees the user disabled sees the
+        // revocations too (a node reloads its views by these counters).
+        s.set_user_disabled(&ada.sub, true, 200).unwrap();
+        let after = s.view_revisions().unwrap();
+        assert_eq!(after.users, before.users + 1);
+        assert_eq!(after.revocations, before.revocations + 1);
+        assert!(s.is_access_token_revoked("jti-1").unwrap());
+        assert!(
+            s.revoked_access_tokens()
+                .unwrap()
+                .contains(&"jti-1".to_string())
+        );
+
+        // Enabling again restores neither; disabling again revokes nothing new.
+        s.set_user_disabled(&ada.sub, false, 300).unwrap();
+        s.set_user_disabled(&ada.sub, true, 400).unwrap();
+        assert_eq!(s.view_revisions().unwrap().revocations, after.revocations);
+        assert!(s.is_access_token_revoked("jti-1").unwrap());
     }
 }

@@ -98,6 +98,24 @@ fn insert_token(c: &mut DbConn, family_id: &str, t: &NewRefreshToken, now: i64) 
     Ok(())
 }
 
+/// Revokes every unrevoked family of a user (disabled by an administrator) inside the caller's
+/// transaction; how many. The caller bumps [`super::grants::REVOCATIONS`] when it is not zero.
+pub(super) fn revoke_families_of_user_in(
+    c: &mut DbConn,
+    user_id: &str,
+    now: i64,
+) -> QueryResult<usize> {
+    let ids: Vec<String> = tf::table
+        .filter(tf::user_id.eq(user_id))
+        .filter(tf::revoked_at.is_null())
+        .select(tf::id)
+        .load(c)?;
+    for id in &ids {
+        revoke_family_in(c, id, now)?;
+    }
+    Ok(ids.len())
+}
+
 pub(super) fn revoke_family_in(c: &mut DbConn, family_id: &str, now: i64) -> QueryResult<()> {
     diesel::update(
         tf::table
@@ -279,32 +297,6 @@ impl Store {
         })
         .inspect(|found| {
             if *found {
-                super::grants::note_local_write();
-            }
-        })
-    }
-
-    /// Revokes every family of a user (disabled or deleted by an administrator).
-    pub fn revoke_families_of_user(&self, user_id: &str, now: i64) -> StorageResult<usize> {
-        self.with_conn(|conn| {
-            conn.transaction(|c| {
-                let ids: Vec<String> = tf::table
-                    .filter(tf::user_id.eq(user_id))
-                    .filter(tf::revoked_at.is_null())
-                    .select(tf::id)
-                    .load(c)?;
-                for id in &ids {
-                    revoke_family_in(c, id, now)?;
-                }
-                if !ids.is_empty() {
-                    super::grants::bump_view(c, super::grants::REVOCATIONS)?;
-                }
-                Ok(ids.len())
-            })
-            .map_err(map_err)
-        })
-        .inspect(|n| {
-            if *n > 0 {
                 super::grants::note_local_write();
             }
         })

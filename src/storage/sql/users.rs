@@ -117,12 +117,19 @@ impl Store {
         })
     }
 
-    /// Disables or enables a user; `NotFound` when it does not exist.
+    /// Disables or enables a user; `NotFound` when it does not exist. Disabling also revokes
+    /// every refresh-token family of the user (and so the access tokens issued from them), in
+    /// the same transaction: a node never sees the user disabled without the revocations, and
+    /// so never serves those tokens again after the user is enabled.
     pub fn set_user_disabled(&self, id: &str, disabled: bool, now: i64) -> StorageResult<()> {
         self.write_one(|c| {
-            diesel::update(users::table.filter(users::id.eq(id)))
+            let n = diesel::update(users::table.filter(users::id.eq(id)))
                 .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
-                .execute(c)
+                .execute(c)?;
+            if n > 0 && disabled && super::refresh::revoke_families_of_user_in(c, id, now)? > 0 {
+                super::grants::bump_view(c, super::grants::REVOCATIONS)?;
+            }
+            Ok(n)
         })
     }
 
