@@ -86,14 +86,17 @@ def ceiling_for(res, scenario, alg):
     return None, None
 
 
-def run_ceiling(res, r, scenario, alg):
-    """The ceiling a run is judged against: the one measured right before and after it when
-    there is one (bench.py measure_with_ceiling), else the one from the start of the run."""
+def judged(res, r, scenario, alg):
+    """(key, server req/CPU-s, ceiling per CPU-second, ratio, paired) a run is judged on: its
+    paired run when it has one (bench.py measure_with_ceiling: the same load while the ceiling
+    shares the server's CPU), else its own figure against the ceiling from the start of the run.
+    """
     key, ceil = ceiling_for(res, scenario, alg)
-    adj = (r or {}).get("ceiling_adjacent")
-    if key and adj and adj.get("key") == key:
-        return key, adj["value"]
-    return key, ceil
+    p = (r or {}).get("ceiling_paired")
+    if key and p and p.get("key") == key:
+        return key, p["server_per_cpu_s"], p["ceiling"], ratio(p["server_per_cpu_s"], p["ceiling"]), True
+    own = r and r.get("per_cpu_s")
+    return key, own, ceil, ratio(own, ceil), False
 
 
 def write_csv(res, path):
@@ -102,14 +105,15 @@ def write_csv(res, path):
             "cpu_s", "per_cpu_s", "db_cpu_s", "per_cpu_s_incl_db", "errors", "valid", "rss_mib", "peak_rss_mib",
             "ratio_rps_vs_oidc_provider", "ratio_per_cpu_s_vs_oidc_provider",
             "ratio_p50_vs_oidc_provider", "ratio_p99_vs_oidc_provider",
-            "ceiling", "ceiling_per_cpu_s", "ratio_per_cpu_s_vs_ceiling", "error_detail"]
+            "ceiling", "ceiling_per_cpu_s", "paired_server_per_cpu_s", "ratio_per_cpu_s_vs_ceiling",
+            "error_detail"]
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(cols)
         for (server, alg, sc, c), r in sorted(runs.items(), key=lambda kv: (
                 SERVERS.index(kv[0][0]) if kv[0][0] in SERVERS else 9, kv[0][1], kv[0][2], kv[0][3])):
             op = runs.get(("oidc-provider", alg, sc, c)) if server != "oidc-provider" else None
-            key, ceil = run_ceiling(res, r, sc, alg)
+            key, judged_own, ceil, judged_ratio, paired = judged(res, r, sc, alg)
             row = {**r, "rss_mib": round(mib(r["rss_kib"]), 1), "peak_rss_mib": round(mib(r["hwm_kib"]), 1),
                    "error_detail": json.dumps(r.get("error_detail", {})) if r.get("error_detail") else ""}
             if op:
@@ -119,7 +123,8 @@ def write_csv(res, path):
                     row[k] = round(v, 3) if v is not None else ""
             if key and server != "oidc-provider" or (key and server == "oidc-provider"):
                 row["ceiling"], row["ceiling_per_cpu_s"] = key, ceil
-                v = ratio(r.get("per_cpu_s"), ceil)
+                row["paired_server_per_cpu_s"] = judged_own if paired else ""
+                v = judged_ratio
                 row["ratio_per_cpu_s_vs_ceiling"] = round(v, 3) if v is not None else ""
             w.writerow([row.get(k, "") for k in cols])
         # One row per server start: startup time and memory.
@@ -156,11 +161,10 @@ def targets(res):
     for server in ("tessera-sqlite", "tessera-pg"):
         label = SHORT[server]
         r = run(server, "RS256", "cc")
-        _, cv = run_ceiling(res, r, "cc", "RS256")
-        v = ratio(r and r["per_cpu_s"], cv)
+        _, own, cv, v, paired = judged(res, r, "cc", "RS256")
         out.append(("Client credentials RS256 ≥ 90 % of the rsa2048 signing ceiling", label,
-                    f"{f(r and r['per_cpu_s'])} / {f(cv)} = {f(v and v * 100)} %", "≥ 90 %",
-                    verdict(v is not None and v >= 0.90, r)))
+                    f"{f(own)} / {f(cv)} = {f(v and v * 100, 1)} %" + (" (paired run)" if paired else ""),
+                    "≥ 90 %", verdict(v is not None and v >= 0.90, r)))
         r, o = run(server, "ES256", "cc"), run("oidc-provider", "ES256", "cc")
         v = ratio(r and r["per_cpu_s"], o and o["per_cpu_s"])
         out.append(("Client credentials ES256 ≥ 8× oidc-provider", label,
@@ -174,11 +178,10 @@ def targets(res):
                         f"{f(r and r['per_cpu_s'])} vs {f(o and o['per_cpu_s'])} = {f(v, 2)}×", "≥ 5×",
                         verdict(v is not None and v >= 5, r, o)))
         r = run(server, "RS256", "login")
-        _, cv = run_ceiling(res, r, "login", "RS256")
-        v = ratio(r and r["per_cpu_s"], cv)
+        _, own, cv, v, paired = judged(res, r, "login", "RS256")
         out.append(("Complete login ≥ 85 % of the argon2id ceiling", label,
-                    f"{f(r and r['per_cpu_s'], 2)} / {f(cv, 2)} = {f(v and v * 100)} %", "≥ 85 %",
-                    verdict(v is not None and v >= 0.85, r)))
+                    f"{f(own, 2)} / {f(cv, 2)} = {f(v and v * 100, 1)} %" + (" (paired run)" if paired else ""),
+                    "≥ 85 %", verdict(v is not None and v >= 0.85, r)))
     for server in ("tessera-sqlite", "tessera-pg"):
         label = SHORT[server]
         for alg in ("RS256", "ES256"):
@@ -262,9 +265,11 @@ def markdown(res):
              "before and after the run); \"incl. PG+Redis\" also counts the CPU of the PostgreSQL backends serving "
              "the bench database and of redis-server (SQLite and oidc-provider's memory adapter are in-process). \"÷ op\" = Tessera ÷ oidc-provider, same scenario and connections "
              "(requests per CPU-second). \"÷ ceiling\" = requests per CPU-second ÷ the ceiling named for the scenario; "
-             "for RS256 client credentials and the login, the ceiling is measured again on the server's CPU right "
-             "before and right after each run and the mean of the two is used (given in brackets), because on this "
-             "shared machine what a CPU-second buys drifts by 20-30 % within minutes.")
+             "for RS256 client credentials and the login it comes from a **paired run** after each run: the same "
+             "load again while the ceiling (openssl speed, bench/ceiling) runs on the server's CPU at the same time, "
+             "each measured per CPU-second of its own over the same seconds (given in brackets: server / ceiling), "
+             "because on this shared machine what a CPU-second buys drifts by 10-30 % within seconds, so that a "
+             "ceiling measured even right before or after a run compares the server with another machine.")
     L.append("")
     for sc, alg, title, ckey, cname in SCENARIOS:
         if not any(k[1] == alg and k[2] == sc for k in runs):
@@ -295,11 +300,10 @@ def markdown(res):
                          f(r["per_cpu_s"], nd), (f(rv, 2) + "×") if rv is not None else "",
                          f(r["per_cpu_s_incl_db"], nd) if r.get("per_cpu_s_incl_db") is not None else ""]
                 if ckey:
-                    _, rc = run_ceiling(res, r, sc, alg)
-                    cv = ratio(r["per_cpu_s"], rc)
-                    adj = r.get("ceiling_adjacent")
-                    cells.append((f"{cv * 100:.0f} %" if cv is not None else "")
-                                 + (f" (of {f(rc, 1 if ckey == 'argon2id_hash' else 0)})" if adj else ""))
+                    _, own, rc, cv, paired = judged(res, r, sc, alg)
+                    nd_c = 1 if ckey == "argon2id_hash" else 0
+                    cells.append((f"{cv * 100:.1f} %" if cv is not None else "")
+                                 + (f" (paired: {f(own, nd_c)} / {f(rc, nd_c)})" if paired else ""))
                 err = str(r["errors"])
                 if not r["valid"]:
                     err = f"**{r['errors']} INVALID** {json.dumps(r.get('error_detail', {}))}"
