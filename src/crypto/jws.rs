@@ -128,14 +128,62 @@ pub struct Signer {
     pub alg: Alg,
     key: PKey<Private>,
     /// Initialised signing contexts (RS256, PS256, ES256); empty for EdDSA.
-    contexts: Mutex<Vec<PkeyCtx<Private>>>,
+    contexts: ContextPool<Private>,
     at_jwt_header: String,
     id_token_header: String,
     logout_token_header: String,
 }
 
-/// At most this many idle contexts are kept per signer (one per concurrently signing thread).
+/// At most this many idle contexts are kept per key (one per concurrently signing thread).
 const MAX_IDLE_CONTEXTS: usize = 16;
+
+/// Initialised OpenSSL contexts of one key, reused from one signature (or verification) to the
+/// next: OpenSSL 3 pays an algorithm fetch and provider set-up for each new one.
+struct ContextPool<T>(Mutex<Vec<PkeyCtx<T>>>);
+
+impl<T> ContextPool<T> {
+    fn new() -> Self {
+        ContextPool(Mutex::new(Vec::new()))
+    }
+
+    /// An idle context, or a new one from `make`.
+    fn take(
+        &self,
+        make: impl FnOnce() -> Result<PkeyCtx<T>, ErrorStack>,
+    ) -> Result<PkeyCtx<T>, ErrorStack> {
+        let idle = match self.0.lock() {
+            Ok(mut pool) => pool.pop(),
+            Err(_) => None,
+        };
+        match idle {
+            Some(ctx) => Ok(ctx),
+            None => make(),
+        }
+    }
+
+    /// Keeps `ctx` for the next caller (only contexts whose last operation succeeded).
+    fn give_back(&self, ctx: PkeyCtx<T>) {
+        if let Ok(mut pool) = self.0.lock()
+            && pool.len() < MAX_IDLE_CONTEXTS
+        {
+            pool.push(ctx);
+        }
+    }
+}
+
+/// Sets a freshly initialised (sign or verify) context up for `alg`: padding and digest.
+fn configure<T>(ctx: &mut PkeyCtx<T>, alg: Alg) -> Result<(), ErrorStack> {
+    match alg {
+        Alg::RS256 => ctx.set_rsa_padding(Padding::PKCS1)?,
+        Alg::PS256 => {
+            ctx.set_rsa_padding(Padding::PKCS1_PSS)?;
+            ctx.set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH)?;
+            ctx.set_rsa_mgf1_md(Md::sha256())?;
+        }
+        Alg::ES256 | Alg::EdDSA => {}
+    }
+    ctx.set_signature_md(Md::sha256())
+}
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -182,7 +230,7 @@ impl Signer {
             kid: kid.to_string(),
             alg,
             key,
-            contexts: Mutex::new(Vec::new()),
+            contexts: ContextPool::new(),
             at_jwt_header: header("at+jwt"),
             id_token_header: header("JWT"),
             logout_token_header: header("logout+jwt"),
@@ -196,36 +244,8 @@ impl Signer {
     fn new_context(&self) -> Result<PkeyCtx<Private>, ErrorStack> {
         let mut ctx = PkeyCtx::new(&self.key)?;
         ctx.sign_init()?;
-        match self.alg {
-            Alg::RS256 => ctx.set_rsa_padding(Padding::PKCS1)?,
-            Alg::PS256 => {
-                ctx.set_rsa_padding(Padding::PKCS1_PSS)?;
-                ctx.set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH)?;
-                ctx.set_rsa_mgf1_md(Md::sha256())?;
-            }
-            Alg::ES256 | Alg::EdDSA => {}
-        }
-        ctx.set_signature_md(Md::sha256())?;
+        configure(&mut ctx, self.alg)?;
         Ok(ctx)
-    }
-
-    fn take_context(&self) -> Result<PkeyCtx<Private>, ErrorStack> {
-        let idle = match self.contexts.lock() {
-            Ok(mut pool) => pool.pop(),
-            Err(_) => None,
-        };
-        match idle {
-            Some(ctx) => Ok(ctx),
-            None => self.new_context(),
-        }
-    }
-
-    fn give_back(&self, ctx: PkeyCtx<Private>) {
-        if let Ok(mut pool) = self.contexts.lock()
-            && pool.len() < MAX_IDLE_CONTEXTS
-        {
-            pool.push(ctx);
-        }
     }
 
     /// The JWS signature of `input` (RFC 7518 §3: PKCS#1 v1.5 or PSS for RSA, `R || S` for
@@ -241,13 +261,13 @@ impl Signer {
             return Ok(());
         }
         let digest = Sha256::digest(input);
-        let mut ctx = self.take_context()?;
+        let mut ctx = self.contexts.take(|| self.new_context())?;
         // 512 bytes fit RSA-4096 signatures and DER-encoded P-256 ones.
         let mut sig = [0u8; 512];
         let len = ctx.sign(&digest, Some(&mut sig));
         // A context that failed may be in any state: drop it rather than reuse it.
         let len = len?;
-        self.give_back(ctx);
+        self.contexts.give_back(ctx);
         let sig = sig.get(..len).unwrap_or_default();
         if self.alg == Alg::ES256 {
             // OpenSSL writes DER; JWS wants the two 32-byte big-endian integers.
@@ -331,7 +351,7 @@ pub fn at_hash(alg: Alg, access_token: &str) -> String {
 pub struct Verifier {
     pub alg: Alg,
     key: PKey<Public>,
-    contexts: Mutex<Vec<PkeyCtx<Public>>>,
+    contexts: ContextPool<Public>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -387,7 +407,7 @@ impl Verifier {
         let v = Verifier {
             alg,
             key,
-            contexts: Mutex::new(Vec::new()),
+            contexts: ContextPool::new(),
         };
         Ok(v)
     }
@@ -395,25 +415,8 @@ impl Verifier {
     fn new_context(&self) -> Result<PkeyCtx<Public>, ErrorStack> {
         let mut ctx = PkeyCtx::new(&self.key)?;
         ctx.verify_init()?;
-        match self.alg {
-            Alg::RS256 => ctx.set_rsa_padding(Padding::PKCS1)?,
-            Alg::PS256 => {
-                ctx.set_rsa_padding(Padding::PKCS1_PSS)?;
-                ctx.set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH)?;
-                ctx.set_rsa_mgf1_md(Md::sha256())?;
-            }
-            Alg::ES256 | Alg::EdDSA => {}
-        }
-        ctx.set_signature_md(Md::sha256())?;
+        configure(&mut ctx, self.alg)?;
         Ok(ctx)
-    }
-
-    fn give_back(&self, ctx: PkeyCtx<Public>) {
-        if let Ok(mut pool) = self.contexts.lock()
-            && pool.len() < MAX_IDLE_CONTEXTS
-        {
-            pool.push(ctx);
-        }
     }
 
     /// Is `signature` (in its JWS form) a valid signature of `input` by this key?
@@ -448,17 +451,10 @@ impl Verifier {
     }
 
     fn verify_digest(&self, digest: &[u8], sig: &[u8]) -> Result<bool, ErrorStack> {
-        let idle = match self.contexts.lock() {
-            Ok(mut pool) => pool.pop(),
-            Err(_) => None,
-        };
-        let mut ctx = match idle {
-            Some(ctx) => ctx,
-            None => self.new_context()?,
-        };
+        let mut ctx = self.contexts.take(|| self.new_context())?;
         // A mismatch leaves an error on OpenSSL's queue and is not a broken context.
         let ok = ctx.verify(digest, sig).unwrap_or(false);
-        self.give_back(ctx);
+        self.contexts.give_back(ctx);
         Ok(ok)
     }
 }

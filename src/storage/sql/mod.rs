@@ -20,7 +20,7 @@ use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use super::{Revisions, StorageError, StorageResult};
+use super::{StorageError, StorageResult};
 use crate::config::DatabaseTarget;
 
 pub use browser_sessions::{BrowserSessionRecord, SessionListing};
@@ -191,24 +191,6 @@ impl Store {
     /// `SELECT 1`: is the database reachable?
     pub fn ping(&self) -> StorageResult<()> {
         self.with_conn(|c| c.ping().map_err(map_err))
-    }
-
-    pub fn revisions(&self) -> StorageResult<Revisions> {
-        use schema::revisions::dsl::*;
-        self.with_conn(|c| {
-            let rows: Vec<(String, i64)> =
-                revisions.select((name, value)).load(c).map_err(map_err)?;
-            let get = |n: &str| {
-                rows.iter()
-                    .find(|(k, _)| k == n)
-                    .map(|(_, v)| *v)
-                    .unwrap_or(0)
-            };
-            Ok(Revisions {
-                clients: get("clients"),
-                keys: get("keys"),
-            })
-        })
     }
 }
 
