@@ -58,6 +58,7 @@ impl Application {
                     actix_web::middleware::Logger::new("%a %U %s %b %Dms")
                         .log_target("tessera::access"),
                 )
+                .wrap(crate::http::coalesce::Coalesce)
                 .configure(crate::http::routes)
                 .default_service(web::to(crate::http::not_found))
         })

@@ -1,6 +1,7 @@
 //! actix only: routes, extraction, and turning flow results into responses.
 
 pub mod admin;
+pub mod coalesce;
 pub mod cors;
 pub mod endpoints;
 pub mod error;
