@@ -195,24 +195,28 @@ async fn try_advance(
         .directory
         .client(&client_id)
         .ok_or_else(|| OAuthError::AccessDenied("the client is no longer registered".into()))?;
-    let user = match &session.data.user_id {
-        Some(uid) => load_active_user(core, uid).await?,
-        None => None,
+    // The signed-in user (fresh from SQL: a disabled user gets no code) and what they granted
+    // this client, in one trip to the storage thread.
+    let (user, granted) = match &session.data.user_id {
+        Some(uid) => {
+            let (uid, cid) = (uid.clone(), client_id.clone());
+            core.store
+                .run(move |s| {
+                    let Some(user) = s.get_user(&uid)?.filter(|u| !u.disabled) else {
+                        return Ok((None, None));
+                    };
+                    let granted = s.get_consent(&user.id, &cid)?;
+                    Ok((Some(user), granted))
+                })
+                .await
+                .map_err(super::storage_error)?
+        }
+        None => (None, None),
     };
+    let granted = granted.map(|g| Scopes::parse(&g).unwrap_or_default());
     let authenticated = match (&user, session.data.auth_time) {
         (Some(_), Some(t)) => Some(Authenticated { auth_time: t }),
         _ => None,
-    };
-    let granted = match &user {
-        Some(u) => {
-            let (uid, cid) = (u.id.clone(), client_id.clone());
-            core.store
-                .run(move |s| s.get_consent(&uid, &cid))
-                .await
-                .map_err(super::storage_error)?
-                .map(|g| Scopes::parse(&g).unwrap_or_default())
-        }
-        None => None,
     };
     let progress = Progress {
         logged_in: interaction.logged_in,
@@ -305,33 +309,16 @@ pub async fn save_interaction(
         .map_err(unavailable)
 }
 
-/// Loads an interaction and checks it belongs to this browser session.
-pub async fn load_interaction(
-    core: &Core,
-    id: &str,
-    session: &BrowserSession,
-) -> Result<Option<Interaction>, OAuthError> {
-    if id.is_empty() || id.len() > 64 {
-        return Ok(None);
-    }
-    let Some(raw) = core
-        .sessions
-        .get(Kind::AuthRequest, id)
-        .await
-        .map_err(unavailable)?
-    else {
-        return Ok(None);
-    };
-    let Ok(interaction) = serde_json::from_slice::<Interaction>(&raw) else {
-        return Ok(None);
-    };
-    if !crate::protocol::pkce::constant_time_eq(
-        interaction.browser.as_bytes(),
-        session.key.as_bytes(),
-    ) {
-        return Ok(None);
-    }
-    Ok(Some(interaction))
+/// Could `id` name an interaction? (Anything else is not looked up.)
+pub fn interaction_id_ok(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64
+}
+
+/// The stored interaction, if it parses and belongs to this browser session.
+pub fn parse_interaction(raw: Option<Vec<u8>>, session: &BrowserSession) -> Option<Interaction> {
+    let interaction = serde_json::from_slice::<Interaction>(&raw?).ok()?;
+    crate::protocol::pkce::constant_time_eq(interaction.browser.as_bytes(), session.key.as_bytes())
+        .then_some(interaction)
 }
 
 /// The hash under which a code is stored (codes themselves are never stored).

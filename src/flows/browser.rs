@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::Core;
+use super::authorize::Interaction;
 use crate::crypto::random;
 use crate::protocol::OAuthError;
 use crate::session::{Kind, SessionError};
@@ -52,26 +53,57 @@ fn key_of(cookie: &str) -> String {
 
 /// Loads the session named by the cookie; `None` for a missing, malformed, unknown or expired one.
 pub async fn load(core: &Core, cookie: Option<&str>) -> Result<Option<BrowserSession>, OAuthError> {
-    let Some(cookie) = cookie.filter(|c| !c.is_empty() && c.len() <= MAX_COOKIE) else {
+    let Some((cookie, key)) = session_key(cookie) else {
         return Ok(None);
     };
-    let key = key_of(cookie);
-    let Some(raw) = core
+    let raw = core
         .sessions
         .get(Kind::Session, &key)
         .await
-        .map_err(unavailable)?
-    else {
-        return Ok(None);
+        .map_err(unavailable)?;
+    Ok(parse(cookie, key, raw))
+}
+
+/// Loads the session named by the cookie and the interaction `id` in one round trip to the
+/// session store; the interaction only if it belongs to this session (see
+/// [`authorize::load_interaction`](super::authorize::load_interaction)).
+pub async fn load_with_interaction(
+    core: &Core,
+    cookie: Option<&str>,
+    id: &str,
+) -> Result<(Option<BrowserSession>, Option<Interaction>), OAuthError> {
+    let Some((cookie, key)) = session_key(cookie) else {
+        return Ok((None, None));
     };
-    let Ok(data) = serde_json::from_slice::<SessionData>(&raw) else {
-        return Ok(None);
+    if !super::authorize::interaction_id_ok(id) {
+        return Ok((load(core, Some(cookie)).await?, None));
+    }
+    let (raw_session, raw_interaction) = core
+        .sessions
+        .get_both((Kind::Session, &key), (Kind::AuthRequest, id))
+        .await
+        .map_err(unavailable)?;
+    let session = parse(cookie, key, raw_session);
+    let interaction = match &session {
+        Some(s) => super::authorize::parse_interaction(raw_interaction, s),
+        None => None,
     };
-    Ok(Some(BrowserSession {
+    Ok((session, interaction))
+}
+
+/// The cookie, if it can name a session, and the store key it names.
+fn session_key(cookie: Option<&str>) -> Option<(&str, String)> {
+    let cookie = cookie.filter(|c| !c.is_empty() && c.len() <= MAX_COOKIE)?;
+    Some((cookie, key_of(cookie)))
+}
+
+fn parse(cookie: &str, key: String, raw: Option<Vec<u8>>) -> Option<BrowserSession> {
+    let data = serde_json::from_slice::<SessionData>(&raw?).ok()?;
+    Some(BrowserSession {
         cookie: cookie.to_string(),
         key,
         data,
-    }))
+    })
 }
 
 /// Creates and stores a new session (anonymous when `user` is `None`).

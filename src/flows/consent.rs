@@ -38,13 +38,13 @@ pub enum ConsentPage {
 
 /// `GET /consent?ir=…`: only for a signed-in session that owns the interaction.
 pub async fn show(core: &Core, ir: &str, cookie: Option<&str>) -> ConsentPage {
-    let session = match browser::load(core, cookie).await {
-        Ok(Some(s)) if s.data.user_id.is_some() => s,
+    let (session, interaction) = match browser::load_with_interaction(core, cookie, ir).await {
+        Ok((Some(s), i)) if s.data.user_id.is_some() => (s, i),
         Ok(_) => return ConsentPage::Other(expired_page()),
         Err(e) => return ConsentPage::Other(failure_page(e)),
     };
-    match authorize::load_interaction(core, ir, &session).await {
-        Ok(Some(i)) => {
+    match interaction {
+        Some(i) => {
             let client = core.directory.client(i.request.target.client_id());
             let partner = client.as_ref().map(|c| &c.metadata.partner);
             ConsentPage::Form(ConsentForm {
@@ -57,8 +57,7 @@ pub async fn show(core: &Core, ir: &str, cookie: Option<&str>) -> ConsentPage {
                 tos_uri: partner.and_then(|p| https_only(&p.tos_uri)),
             })
         }
-        Ok(None) => ConsentPage::Other(expired_page()),
-        Err(e) => ConsentPage::Other(failure_page(e)),
+        None => ConsentPage::Other(expired_page()),
     }
 }
 
@@ -86,16 +85,14 @@ async fn try_submit(
     decision: Option<&str>,
     cookie: Option<&str>,
 ) -> Result<Step, OAuthError> {
-    let Some(session) = browser::load(core, cookie)
-        .await?
-        .filter(|s| s.data.user_id.is_some())
-    else {
+    let (session, interaction) = browser::load_with_interaction(core, cookie, ir).await?;
+    let Some(session) = session.filter(|s| s.data.user_id.is_some()) else {
         return Ok(Step::page(400, super::login::session_expired()));
     };
     if !browser::csrf_ok(&session, csrf) {
         return Ok(Step::page(403, super::login::session_expired()));
     }
-    let Some(mut interaction) = authorize::load_interaction(core, ir, &session).await? else {
+    let Some(mut interaction) = interaction else {
         return Ok(Step {
             outcome: expired_page(),
             set_session: None,

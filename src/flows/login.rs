@@ -32,14 +32,9 @@ pub enum LoginPage {
 
 /// `GET /login?ir=…`
 pub async fn show(core: &Core, ir: &str, cookie: Option<&str>) -> LoginPage {
-    let session = match browser::load(core, cookie).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return LoginPage::Other(expired_page()),
-        Err(e) => return LoginPage::Other(failure_page(e)),
-    };
-    let interaction = match authorize::load_interaction(core, ir, &session).await {
-        Ok(Some(i)) => i,
-        Ok(None) => return LoginPage::Other(expired_page()),
+    let (session, interaction) = match browser::load_with_interaction(core, cookie, ir).await {
+        Ok((Some(s), Some(i))) => (s, i),
+        Ok(_) => return LoginPage::Other(expired_page()),
         Err(e) => return LoginPage::Other(failure_page(e)),
     };
     LoginPage::Form(LoginForm {
@@ -89,15 +84,15 @@ async fn try_submit(
     form: LoginSubmission,
     cookie: Option<&str>,
 ) -> Result<LoginResult, OAuthError> {
-    let Some(session) = browser::load(core, cookie).await? else {
+    let (session, interaction) =
+        browser::load_with_interaction(core, cookie, &form.interaction).await?;
+    let Some(session) = session else {
         return Ok(LoginResult::Done(Step::page(400, session_expired())));
     };
     if !browser::csrf_ok(&session, form.csrf.as_deref()) {
         return Ok(LoginResult::Done(Step::page(403, session_expired())));
     }
-    let Some(mut interaction) =
-        authorize::load_interaction(core, &form.interaction, &session).await?
-    else {
+    let Some(mut interaction) = interaction else {
         return Ok(LoginResult::Done(Step {
             outcome: expired_page(),
             set_session: None,
@@ -108,15 +103,9 @@ async fn try_submit(
     let ip_key = format!("ip:{}", form.client_ip);
     let failures = core
         .sessions
-        .count(Kind::Throttle, &acct_key)
+        .count_max(Kind::Throttle, &[&acct_key, &ip_key])
         .await
-        .map_err(unavailable)?
-        .max(
-            core.sessions
-                .count(Kind::Throttle, &ip_key)
-                .await
-                .map_err(unavailable)?,
-        );
+        .map_err(unavailable)?;
     let delay = throttle_delay_ms(failures);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::Core;
-use super::authorize::{CodeGrant, code_key, load_active_user};
+use super::authorize::{CodeGrant, code_key};
 use super::browser::unavailable;
 use super::client_auth::{Endpoint, authenticate};
 use crate::crypto::jws;
@@ -133,26 +133,30 @@ async fn authorization_code_grant(
         return Err(OAuthError::invalid_grant("invalid authorization code"));
     }
     let key = code_key(code);
-    // A code seen before, even if the session store forgot it: refuse, and revoke what the
-    // first redemption got.
-    let k = key.clone();
-    if let Some(first) = core
-        .store
-        .run(move |s| s.find_redemption(&k))
-        .await
-        .map_err(super::storage_error)?
-    {
-        revoke_redemption(core, &first).await?;
-        return Err(OAuthError::invalid_grant(
-            "the authorization code was already used",
-        ));
-    }
-    let raw = core
+    let Some(raw) = core
         .sessions
         .take(Kind::Code, &key)
         .await
         .map_err(unavailable)?
-        .ok_or_else(|| OAuthError::invalid_grant("invalid or expired authorization code"))?;
+    else {
+        // Not (or no longer) in the session store. A code redeemed before: refuse, and revoke
+        // what the first redemption got (the durable record outlives the code).
+        let k = key.clone();
+        if let Some(first) = core
+            .store
+            .run(move |s| s.find_redemption(&k))
+            .await
+            .map_err(super::storage_error)?
+        {
+            revoke_redemption(core, &first).await?;
+            return Err(OAuthError::invalid_grant(
+                "the authorization code was already used",
+            ));
+        }
+        return Err(OAuthError::invalid_grant(
+            "invalid or expired authorization code",
+        ));
+    };
     let grant: CodeGrant = serde_json::from_slice(&raw)
         .map_err(|_| OAuthError::invalid_grant("invalid authorization code"))?;
     let now = core.clock.now();
@@ -171,9 +175,6 @@ async fn authorization_code_grant(
         core.settings.tokens.code_ttl as i64,
         now,
     )?;
-    let user = load_active_user(core, &grant.user_id)
-        .await?
-        .ok_or_else(|| OAuthError::invalid_grant("the user is no longer active"))?;
     let scopes = Scopes::parse(&grant.scope).unwrap_or_default();
     let audience =
         client_credentials::audience(client, resources, core.settings.default_audience())?;
@@ -186,14 +187,24 @@ async fn authorization_code_grant(
     let (k, cid, uid, r) = (
         key.clone(),
         client.id.clone(),
-        user.id.clone(),
+        grant.user_id.clone(),
         redemption.clone(),
     );
-    let first = core
+    // The user (fresh from SQL: a disabled user gets no tokens), then the durable redemption
+    // record, in one trip to the storage thread. A record already there means the code was
+    // redeemed before (a session store that lost the consumption): refuse and revoke below.
+    let (user, first) = core
         .store
-        .run(move |s| s.record_redemption(&k, &cid, &uid, &r, now))
+        .run(move |s| {
+            let Some(user) = s.get_user(&uid)?.filter(|u| !u.disabled) else {
+                return Ok((None, true));
+            };
+            let first = s.record_redemption(&k, &cid, &user.id, &r, now)?;
+            Ok((Some(user), first))
+        })
         .await
         .map_err(super::storage_error)?;
+    let user = user.ok_or_else(|| OAuthError::invalid_grant("the user is no longer active"))?;
     if !first {
         let k = key.clone();
         if let Some(other) = core

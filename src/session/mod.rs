@@ -113,6 +113,20 @@ impl SessionStore {
         }
     }
 
+    /// The live values under two keys, in one round trip to the store.
+    pub async fn get_both(
+        &self,
+        a: (Kind, &str),
+        b: (Kind, &str),
+    ) -> SessionResult<(Option<Vec<u8>>, Option<Vec<u8>>)> {
+        check_key(a.1)?;
+        check_key(b.1)?;
+        match self {
+            SessionStore::Sql(s) => s.get_both(a, b).await,
+            SessionStore::Redis(r) => r.get_both(a, b).await,
+        }
+    }
+
     /// Atomically reads and removes the live value under `key`: among concurrent callers, at
     /// most one gets it.
     pub async fn take(&self, kind: Kind, key: &str) -> SessionResult<Option<Vec<u8>>> {
@@ -142,12 +156,15 @@ impl SessionStore {
         }
     }
 
-    /// The live value of counter `key` (0 when absent or expired).
-    pub async fn count(&self, kind: Kind, key: &str) -> SessionResult<i64> {
-        check_key(key)?;
+    /// The largest live value among the counters `keys` (0 when none is live), in one round
+    /// trip to the store.
+    pub async fn count_max(&self, kind: Kind, keys: &[&str]) -> SessionResult<i64> {
+        for k in keys {
+            check_key(k)?;
+        }
         match self {
-            SessionStore::Sql(s) => s.count(kind, key).await,
-            SessionStore::Redis(r) => r.count(kind, key).await,
+            SessionStore::Sql(s) => s.count_max(kind, keys).await,
+            SessionStore::Redis(r) => r.count_max(kind, keys).await,
         }
     }
 

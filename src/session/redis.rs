@@ -83,6 +83,22 @@ impl RedisSessionStore {
         c.get(self.key(kind, key)).await.map_err(unavailable)
     }
 
+    /// Two values with one `MGET`.
+    pub async fn get_both(
+        &self,
+        a: (Kind, &str),
+        b: (Kind, &str),
+    ) -> SessionResult<(Option<Vec<u8>>, Option<Vec<u8>>)> {
+        let mut c = self.conn().await?;
+        let (va, vb): (Option<Vec<u8>>, Option<Vec<u8>>) = redis::cmd("MGET")
+            .arg(self.key(a.0, a.1))
+            .arg(self.key(b.0, b.1))
+            .query_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        Ok((va, vb))
+    }
+
     pub async fn take(&self, kind: Kind, key: &str) -> SessionResult<Option<Vec<u8>>> {
         let mut c = self.conn().await?;
         c.get_del(self.key(kind, key)).await.map_err(unavailable)
@@ -107,10 +123,15 @@ impl RedisSessionStore {
             .map_err(unavailable)
     }
 
-    pub async fn count(&self, kind: Kind, key: &str) -> SessionResult<i64> {
+    /// The largest of the counters `keys`, with one `MGET`.
+    pub async fn count_max(&self, kind: Kind, keys: &[&str]) -> SessionResult<i64> {
         let mut c = self.conn().await?;
-        let v: Option<i64> = c.get(self.key(kind, key)).await.map_err(unavailable)?;
-        Ok(v.unwrap_or(0))
+        let mut cmd = redis::cmd("MGET");
+        for k in keys {
+            cmd.arg(self.key(kind, k));
+        }
+        let v: Vec<Option<i64>> = cmd.query_async(&mut c).await.map_err(unavailable)?;
+        Ok(v.into_iter().flatten().max().unwrap_or(0))
     }
 
     pub async fn ping(&self) -> SessionResult<()> {

@@ -82,6 +82,43 @@ async fn conformance(s: Arc<SessionStore>) {
     }
     assert_eq!(winners, 1);
     assert_eq!(s.get(Kind::Code, "c").await.unwrap(), None);
+
+    // two values in one round trip: each under its own kind, consumed ones invisible
+    assert_eq!(
+        s.get_both((Kind::Session, "a"), (Kind::Code, "c"))
+            .await
+            .unwrap(),
+        (Some(b"two".to_vec()), None)
+    );
+    s.set(Kind::AuthRequest, "a", b"req", ttl).await.unwrap();
+    assert_eq!(
+        s.get_both((Kind::Session, "a"), (Kind::AuthRequest, "a"))
+            .await
+            .unwrap(),
+        (Some(b"two".to_vec()), Some(b"req".to_vec()))
+    );
+    assert_eq!(
+        s.get_both((Kind::Csrf, "a"), (Kind::AuthRequest, "a"))
+            .await
+            .unwrap(),
+        (None, Some(b"req".to_vec()))
+    );
+    assert!(
+        s.get_both((Kind::Session, "a"), (Kind::Code, ""))
+            .await
+            .is_err()
+    );
+
+    // counters: the largest of several, absent ones count 0, reset removes one
+    assert_eq!(s.count_max(Kind::Throttle, &["n1", "n2"]).await.unwrap(), 0);
+    for _ in 0..3 {
+        s.incr(Kind::Throttle, "n1", ttl).await.unwrap();
+    }
+    assert_eq!(s.incr(Kind::Throttle, "n2", ttl).await.unwrap(), 1);
+    assert_eq!(s.count_max(Kind::Throttle, &["n1", "n2"]).await.unwrap(), 3);
+    assert_eq!(s.count_max(Kind::Throttle, &["n2", "n3"]).await.unwrap(), 1);
+    s.reset(Kind::Throttle, "n1").await.unwrap();
+    assert_eq!(s.count_max(Kind::Throttle, &["n1", "n2"]).await.unwrap(), 1);
     // a consumed key can be inserted again
     assert!(s.insert(Kind::Code, "c", b"z", ttl).await.unwrap());
 

@@ -86,18 +86,20 @@ impl SqlSessionStore {
     pub async fn get(&self, kind: Kind, key: &str) -> SessionResult<Option<Vec<u8>>> {
         let k = full_key(kind, key);
         self.store
-            .run(move |s| {
-                s.with_conn(|c| {
-                    se::table
-                        .filter(se::key.eq(&k))
-                        .filter(se::expires_at.gt(unix_now()))
-                        .filter(se::consumed.eq(false))
-                        .select(se::value)
-                        .first::<Vec<u8>>(c)
-                        .optional()
-                        .map_err(map_err)
-                })
-            })
+            .run(move |s| s.with_conn(|c| live_value(c, &k)))
+            .await
+            .map_err(to_session)
+    }
+
+    /// Two values in one trip to the database.
+    pub async fn get_both(
+        &self,
+        a: (Kind, &str),
+        b: (Kind, &str),
+    ) -> SessionResult<(Option<Vec<u8>>, Option<Vec<u8>>)> {
+        let (ka, kb) = (full_key(a.0, a.1), full_key(b.0, b.1));
+        self.store
+            .run(move |s| s.with_conn(|c| Ok((live_value(c, &ka)?, live_value(c, &kb)?))))
             .await
             .map_err(to_session)
     }
@@ -203,19 +205,19 @@ impl SqlSessionStore {
             .map_err(to_session)
     }
 
-    pub async fn count(&self, kind: Kind, key: &str) -> SessionResult<i64> {
+    /// The largest live value among the counters `keys` (0 when none is live).
+    pub async fn count_max(&self, kind: Kind, keys: &[&str]) -> SessionResult<i64> {
         use super::schema::counters as ct;
-        let k = full_key(kind, key);
+        let keys: Vec<String> = keys.iter().map(|k| full_key(kind, k)).collect();
         self.store
             .run(move |s| {
                 s.with_conn(|c| {
                     ct::table
-                        .filter(ct::key.eq(&k))
+                        .filter(ct::key.eq_any(&keys))
                         .filter(ct::expires_at.gt(unix_now()))
                         .select(ct::count)
-                        .first::<i64>(c)
-                        .optional()
-                        .map(|v| v.unwrap_or(0))
+                        .load::<i64>(c)
+                        .map(|v| v.into_iter().max().unwrap_or(0))
                         .map_err(map_err)
                 })
             })
@@ -259,4 +261,16 @@ impl Store {
             Ok(a + b)
         })
     }
+}
+
+/// The live (unexpired, unconsumed) value under the full key `k`.
+fn live_value(c: &mut super::DbConn, k: &str) -> Result<Option<Vec<u8>>, StorageError> {
+    se::table
+        .filter(se::key.eq(k))
+        .filter(se::expires_at.gt(unix_now()))
+        .filter(se::consumed.eq(false))
+        .select(se::value)
+        .first::<Vec<u8>>(c)
+        .optional()
+        .map_err(map_err)
 }
