@@ -66,7 +66,7 @@ pub async fn load(core: &Core, cookie: Option<&str>) -> Result<Option<BrowserSes
 
 /// Loads the session named by the cookie and the interaction `id` in one round trip to the
 /// session store; the interaction only if it belongs to this session (see
-/// [`authorize::load_interaction`](super::authorize::load_interaction)).
+/// [`authorize::parse_interaction`](super::authorize::parse_interaction)).
 pub async fn load_with_interaction(
     core: &Core,
     cookie: Option<&str>,
