@@ -50,14 +50,18 @@ impl Application {
         let port = listener.local_addr()?.port();
         spawn_background(core.clone());
         let data = web::Data::from(core.clone());
+        // The access log only when it is shown (`tessera::access` at info): actix's logger
+        // renders its fields for every request, whether the record is then filtered out or not.
+        let access_log = tracing::enabled!(target: "tessera::access", tracing::Level::INFO);
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
                 .wrap(crate::http::headers::security_headers())
-                .wrap(
+                .wrap(actix_web::middleware::Condition::new(
+                    access_log,
                     actix_web::middleware::Logger::new("%a %U %s %b %Dms")
                         .log_target("tessera::access"),
-                )
+                ))
                 .wrap(crate::http::coalesce::Coalesce)
                 .configure(crate::http::routes)
                 .default_service(web::to(crate::http::not_found))

@@ -235,11 +235,27 @@ async fn binary_serves_on_the_embedded_default_and_stops_on_sigterm() {
     })
     .await
     .unwrap();
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (log_tx, mut log_rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let _ = log_tx.send(line);
+        }
+    });
     let health = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
+    // The default log level (info) shows the access log: one line per request.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(line) = log_rx.recv().await {
+            if line.contains("tessera::access") && line.contains("/healthz 200") {
+                return;
+            }
+        }
+        panic!("no access-log line for GET /healthz")
+    })
+    .await
+    .expect("an access-log line for GET /healthz");
     // The embedded default keeps everything in the data dir.
     assert!(dir.path().join("data/tessera.db").exists());
     assert_eq!(
