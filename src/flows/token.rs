@@ -141,21 +141,11 @@ async fn authorization_code_grant(
     else {
         // Not (or no longer) in the session store. A code redeemed before: refuse, and revoke
         // what the first redemption got (the durable record outlives the code).
-        let k = key.clone();
-        if let Some(first) = core
-            .store
-            .run(move |s| s.find_redemption(&k))
-            .await
-            .map_err(super::storage_error)?
-        {
-            revoke_redemption(core, &first).await?;
-            return Err(OAuthError::invalid_grant(
-                "the authorization code was already used",
-            ));
-        }
-        return Err(OAuthError::invalid_grant(
-            "invalid or expired authorization code",
-        ));
+        return Err(if revoke_earlier_redemption(core, &key).await? {
+            OAuthError::invalid_grant("the authorization code was already used")
+        } else {
+            OAuthError::invalid_grant("invalid or expired authorization code")
+        });
     };
     let grant: CodeGrant = serde_json::from_slice(&raw)
         .map_err(|_| OAuthError::invalid_grant("invalid authorization code"))?;
@@ -206,15 +196,7 @@ async fn authorization_code_grant(
         .map_err(super::storage_error)?;
     let user = user.ok_or_else(|| OAuthError::invalid_grant("the user is no longer active"))?;
     if !first {
-        let k = key.clone();
-        if let Some(other) = core
-            .store
-            .run(move |s| s.find_redemption(&k))
-            .await
-            .map_err(super::storage_error)?
-        {
-            revoke_redemption(core, &other).await?;
-        }
+        revoke_earlier_redemption(core, &key).await?;
         return Err(OAuthError::invalid_grant(
             "the authorization code was already used",
         ));
@@ -239,6 +221,21 @@ async fn authorization_code_grant(
     let mut response = issue_user_tokens(core, issued, now)?;
     response.refresh_token = refresh_token;
     Ok(response)
+}
+
+/// Revokes what an earlier redemption of the code (by its key) got; whether there was one.
+async fn revoke_earlier_redemption(core: &Core, key: &str) -> Result<bool, OAuthError> {
+    let k = key.to_string();
+    let Some(earlier) = core
+        .store
+        .run(move |s| s.find_redemption(&k))
+        .await
+        .map_err(super::storage_error)?
+    else {
+        return Ok(false);
+    };
+    revoke_redemption(core, &earlier).await?;
+    Ok(true)
 }
 
 /// What user tokens (access token, and ID token when `openid` is granted) are made of.

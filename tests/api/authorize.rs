@@ -850,6 +850,51 @@ async fn codes_are_single_use_and_bound(backend: Backend) {
         .unwrap();
     assert_eq!(revoked.status(), 401, "tokens of a reused code are revoked");
 
+    // A session store that forgets a consumption (say, a Redis failover that lost the GETDEL)
+    // hands the code out again: the durable redemption record refuses it and revokes.
+    let code = next().await;
+    let key = tessera::flows::authorize::code_key(&code);
+    let stored = app
+        .core
+        .sessions
+        .get(tessera::session::Kind::Code, &key)
+        .await
+        .unwrap()
+        .expect("the code is in the session store");
+    let (s, first) = redeem(app, "web", &f.secret, &code, VERIFIER).await;
+    assert_eq!(s, 200, "{first}");
+    let at = first["access_token"].as_str().unwrap().to_string();
+    assert!(
+        app.core
+            .sessions
+            .insert(
+                tessera::session::Kind::Code,
+                &key,
+                &stored,
+                Duration::from_secs(60)
+            )
+            .await
+            .unwrap()
+    );
+    let (s, v) = redeem(app, "web", &f.secret, &code, VERIFIER).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{v}"
+    );
+    let revoked = app
+        .http
+        .get(app.url("/oauth2/userinfo"))
+        .bearer_auth(&at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        revoked.status(),
+        401,
+        "a code back in the store is still spent"
+    );
+
     // Concurrent redemptions: exactly one winner.
     let code = next().await;
     let mut tasks = Vec::new();
