@@ -25,22 +25,23 @@ fn successor_aad(presented_hash: &str) -> Vec<u8> {
     format!("refresh_successor:{presented_hash}").into_bytes()
 }
 
-/// Starts a family at the code exchange; returns the first refresh token.
-pub async fn start_family(
+/// A new family for the code exchange and its first refresh token: the plain token, and the
+/// rows the caller stores with `Store::create_family` (in the same storage call as the code's
+/// redemption record).
+pub fn new_family(
     core: &Core,
     client: &Client,
-    user_id: &str,
     grant: &CodeGrant,
     access_jti: &str,
     access_expires_at: i64,
-) -> Result<String, OAuthError> {
+) -> Result<(String, Family, NewRefreshToken), OAuthError> {
     let now = core.clock.now();
     let t = &core.settings.tokens;
     let plain = random::token::<32>().map_err(OAuthError::Server)?;
     let family = Family {
         id: uuid::Uuid::new_v4().to_string(),
         client_id: client.id.clone(),
-        user_id: user_id.to_string(),
+        user_id: grant.user_id.clone(),
         scope: grant.scope.clone(),
         sid: Some(grant.sid.clone()),
         auth_time: grant.auth_time,
@@ -55,11 +56,7 @@ pub async fn start_family(
         access_jti: access_jti.to_string(),
         access_expires_at,
     };
-    core.store
-        .run(move |s| s.create_family(&family, &first))
-        .await
-        .map_err(super::storage_error)?;
-    Ok(plain)
+    Ok((plain, family, first))
 }
 
 /// `grant_type=refresh_token`.

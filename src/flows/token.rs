@@ -174,15 +174,25 @@ async fn authorization_code_grant(
         access_token_jti: jti.clone(),
         expires_at: now + ttl + 60,
     };
+    // A refresh-token family when `offline_access` was granted to a client allowed the grant.
+    let (refresh_token, family) =
+        if scopes.contains("offline_access") && client.allows_grant(GrantType::RefreshToken) {
+            let (plain, family, first) =
+                super::refresh::new_family(core, client, &grant, &jti, now + ttl)?;
+            (Some(plain), Some((family, first)))
+        } else {
+            (None, None)
+        };
     let (k, cid, uid, r) = (
         key.clone(),
         client.id.clone(),
         grant.user_id.clone(),
         redemption.clone(),
     );
-    // The user (fresh from SQL: a disabled user gets no tokens), then the durable redemption
-    // record, in one trip to the storage thread. A record already there means the code was
-    // redeemed before (a session store that lost the consumption): refuse and revoke below.
+    // One trip to the storage thread: the user (fresh from SQL: a disabled user gets no
+    // tokens), the durable redemption record, and the family. A record already there means the
+    // code was redeemed before (a session store that lost the consumption): no family, refuse
+    // and revoke below.
     let (user, first) = core
         .store
         .run(move |s| {
@@ -190,6 +200,9 @@ async fn authorization_code_grant(
                 return Ok((None, true));
             };
             let first = s.record_redemption(&k, &cid, &user.id, &r, now)?;
+            if let (true, Some((family, token))) = (first, &family) {
+                s.create_family(family, token)?;
+            }
             Ok((Some(user), first))
         })
         .await
@@ -201,13 +214,6 @@ async fn authorization_code_grant(
             "the authorization code was already used",
         ));
     }
-    let refresh_token = if scopes.contains("offline_access")
-        && client.allows_grant(GrantType::RefreshToken)
-    {
-        Some(super::refresh::start_family(core, client, &user.id, &grant, &jti, now + ttl).await?)
-    } else {
-        None
-    };
     let issued = UserTokens {
         client,
         user: &user,
