@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::browser::{Browser, assert_status, hidden, location, param};
 use crate::helpers::{Backend, Deployment, TestApp, verify_jwt};
+use crate::refresh::userinfo_status;
 
 tiers!(
     openidconnect_relying_party_signs_in_through_login_and_consent,
@@ -831,24 +832,14 @@ async fn codes_are_single_use_and_bound(backend: Backend) {
     let (s, first) = redeem(app, "web", &f.secret, &code, VERIFIER).await;
     assert_eq!(s, 200, "{first}");
     let at = first["access_token"].as_str().unwrap().to_string();
-    let ok = app
-        .http
-        .get(app.url("/oauth2/userinfo"))
-        .bearer_auth(&at)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ok.status(), 200);
+    assert_eq!(userinfo_status(app, &at).await, 200);
     let (s, v) = redeem(app, "web", &f.secret, &code, VERIFIER).await;
     assert_eq!((s, v["error"].as_str()), (400, Some("invalid_grant")));
-    let revoked = app
-        .http
-        .get(app.url("/oauth2/userinfo"))
-        .bearer_auth(&at)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoked.status(), 401, "tokens of a reused code are revoked");
+    assert_eq!(
+        userinfo_status(app, &at).await,
+        401,
+        "tokens of a reused code are revoked"
+    );
 
     // A session store that forgets a consumption (say, a Redis failover that lost the GETDEL)
     // hands the code out again: the durable redemption record refuses it and revokes.
@@ -882,15 +873,8 @@ async fn codes_are_single_use_and_bound(backend: Backend) {
         (400, Some("invalid_grant")),
         "{v}"
     );
-    let revoked = app
-        .http
-        .get(app.url("/oauth2/userinfo"))
-        .bearer_auth(&at)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        revoked.status(),
+        userinfo_status(app, &at).await,
         401,
         "a code back in the store is still spent"
     );

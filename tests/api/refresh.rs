@@ -58,7 +58,8 @@ async fn refresh(app: &TestApp, secret: &str, rt: &str, extra: &str) -> (u16, Va
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
-async fn userinfo_status(app: &TestApp, at: &str) -> u16 {
+/// The status of a userinfo request with `at` as the bearer token.
+pub(crate) async fn userinfo_status(app: &TestApp, at: &str) -> u16 {
     app.http
         .get(app.url("/oauth2/userinfo"))
         .bearer_auth(at)
