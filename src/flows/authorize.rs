@@ -202,7 +202,7 @@ async fn try_advance(
             let (uid, cid) = (uid.clone(), client_id.clone());
             core.store
                 .run(move |s| {
-                    let Some(user) = s.get_user(&uid)?.filter(|u| !u.disabled) else {
+                    let Some(user) = s.get_active_user(&uid)? else {
                         return Ok((None, None));
                     };
                     let granted = s.get_consent(&user.id, &cid)?;
@@ -281,12 +281,10 @@ pub fn expired_page() -> Outcome {
 /// A user who exists and is not disabled.
 pub async fn load_active_user(core: &Core, id: &str) -> Result<Option<User>, OAuthError> {
     let id = id.to_string();
-    let user = core
-        .store
-        .run(move |s| s.get_user(&id))
+    core.store
+        .run(move |s| s.get_active_user(&id))
         .await
-        .map_err(super::storage_error)?;
-    Ok(user.filter(|u| !u.disabled))
+        .map_err(super::storage_error)
 }
 
 pub async fn save_interaction(

@@ -221,9 +221,8 @@ impl Directory {
         };
         let key = id.to_string();
         let user = store
-            .run(move |s| s.get_user(&key))
+            .run(move |s| s.get_active_user(&key))
             .await?
-            .filter(|u| !u.disabled)
             .map(Arc::new);
         if let Some(u) = &user {
             let mut cache = self.users.lock().map_err(|_| poisoned())?;

@@ -196,7 +196,7 @@ async fn authorization_code_grant(
     let (user, first) = core
         .store
         .run(move |s| {
-            let Some(user) = s.get_user(&uid)?.filter(|u| !u.disabled) else {
+            let Some(user) = s.get_active_user(&uid)? else {
                 return Ok((None, true));
             };
             let first = s.record_redemption(&k, &cid, &user.id, &r, now)?;

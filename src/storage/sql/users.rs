@@ -79,6 +79,12 @@ impl Store {
         })
     }
 
+    /// The user with this id if it exists and is not disabled: who may sign in, get codes and
+    /// tokens, and whose tokens are active.
+    pub fn get_active_user(&self, id: &str) -> StorageResult<Option<User>> {
+        Ok(self.get_user(id)?.filter(|u| !u.disabled))
+    }
+
     /// The user with this id (`sub`).
     pub fn get_user(&self, id: &str) -> StorageResult<Option<User>> {
         self.with_conn(|c| {
