@@ -23,6 +23,7 @@ use crate::protocol::params::Params;
 use crate::protocol::scope::Scopes;
 use crate::protocol::user::User;
 use crate::session::Kind;
+use crate::storage::sql::BrowserSessionRecord;
 
 /// A stored interaction: the verified request, the browser session it belongs to, and what has
 /// happened so far.
@@ -162,11 +163,21 @@ pub async fn authorize(core: &Core, raw: &[u8], session_cookie: Option<&str>) ->
         consented: false,
         created_at: core.clock.now(),
     };
-    let outcome = advance(core, interaction, &session, None).await;
+    let outcome = advance(core, interaction, &session, None, Record::Nothing).await;
     Step {
         outcome,
         set_session: created.then_some(session.cookie),
     }
+}
+
+/// What the storage call that decides the next step writes first, in the same trip.
+pub enum Record {
+    /// Nothing (`/authorize`).
+    Nothing,
+    /// The just signed-in session, in the registry (`flows::login`).
+    SignIn(BrowserSessionRecord),
+    /// The user's approval of the request's scopes, added to their consent (`flows::consent`).
+    Approval,
 }
 
 /// Continues an interaction after the login or consent page (or right away from `/authorize`
@@ -176,8 +187,9 @@ pub async fn advance(
     interaction: Interaction,
     session: &BrowserSession,
     id: Option<&str>,
+    record: Record,
 ) -> Outcome {
-    match try_advance(core, &interaction, session, id).await {
+    match try_advance(core, &interaction, session, id, record).await {
         Ok(o) => o,
         Err(e) => redirect_error(core, interaction.request.target.clone(), e),
     }
@@ -188,50 +200,82 @@ async fn try_advance(
     interaction: &Interaction,
     session: &BrowserSession,
     id: Option<&str>,
+    record: Record,
 ) -> Result<Outcome, OAuthError> {
     let req = &interaction.request;
     let client_id = req.target.client_id().to_string();
-    let client = core
-        .directory
-        .client(&client_id)
-        .ok_or_else(|| OAuthError::AccessDenied("the client is no longer registered".into()))?;
-    // The signed-in user (fresh from SQL: a disabled user gets no code) and what they granted
-    // this client, in one trip to the storage thread.
-    let (user, granted) = match &session.data.user_id {
-        Some(uid) => {
-            let (uid, cid) = (uid.clone(), client_id.clone());
+    let Some(client) = core.directory.client(&client_id) else {
+        if let Record::SignIn(r) = record {
+            // The sign-in stands (its cookie is set): it must be in the registry all the same.
             core.store
-                .run(move |s| {
-                    let Some(user) = s.get_active_user(&uid)? else {
-                        return Ok((None, None));
-                    };
-                    let granted = s.get_consent(&user.id, &cid)?;
-                    Ok((Some(user), granted))
-                })
+                .run(move |s| s.register_browser_session(&r))
                 .await
-                .map_err(super::storage_error)?
+                .map_err(super::storage_error)?;
         }
-        None => (None, None),
-    };
-    let granted = granted.map(|g| Scopes::parse(&g).unwrap_or_default());
-    let authenticated = match (&user, session.data.auth_time) {
-        (Some(_), Some(t)) => Some(Authenticated { auth_time: t }),
-        _ => None,
+        return Err(OAuthError::AccessDenied(
+            "the client is no longer registered".into(),
+        ));
     };
     let progress = Progress {
         logged_in: interaction.logged_in,
         consented: interaction.consented,
     };
+    let skip_consent = client.metadata.skip_consent;
     let now = core.clock.now();
-    let next = next_step(
-        req,
-        authenticated,
-        progress,
-        granted.as_ref(),
-        client.metadata.skip_consent,
-        now,
-    )?;
-    match (next, user) {
+    let (next, user) = match &session.data.user_id {
+        // One trip to the storage thread: `record`'s write; the signed-in user (fresh from SQL:
+        // a disabled user gets no code) and what they granted this client; the decision; and,
+        // when a code is to be issued, the client's name in the session's registry entry —
+        // before the code exists, so that the client hears of the session's end (back-channel
+        // logout). (When two requests race to complete one interaction, the loser may have
+        // recorded the client too: the session is the same person's, signing in to it.)
+        Some(uid) => {
+            let (uid, sid) = (uid.clone(), session.data.sid.clone());
+            let authenticated = session
+                .data
+                .auth_time
+                .map(|auth_time| Authenticated { auth_time });
+            let req = req.clone();
+            let cid = client_id.clone();
+            core.store
+                .run(move |s| {
+                    if let Record::SignIn(r) = &record {
+                        s.register_browser_session(r)?;
+                    }
+                    let Some((user, granted)) = s.get_active_user_with_consent(&uid, &cid)? else {
+                        return Ok((
+                            next_step(&req, None, progress, None, skip_consent, now),
+                            None,
+                        ));
+                    };
+                    let mut granted = granted.map(|g| Scopes::parse(&g).unwrap_or_default());
+                    if let Record::Approval = record {
+                        let merged = req.scopes().union(&granted.unwrap_or_default());
+                        s.save_consent(&user.id, &cid, &merged.to_string(), now)?;
+                        granted = Some(merged);
+                    }
+                    let next = next_step(
+                        &req,
+                        authenticated,
+                        progress,
+                        granted.as_ref(),
+                        skip_consent,
+                        now,
+                    );
+                    if let Ok(Next::Issue) = next {
+                        s.add_session_client(&sid, &cid)?;
+                    }
+                    Ok((next, Some(user)))
+                })
+                .await
+                .map_err(super::storage_error)?
+        }
+        None => (
+            next_step(req, None, progress, None, skip_consent, now),
+            None,
+        ),
+    };
+    match (next?, user) {
         (Next::Issue, Some(user)) => {
             if let Some(id) = id {
                 // Consume the interaction: it completes exactly once.
@@ -330,8 +374,6 @@ async fn issue_code(
     user: &User,
     session: &BrowserSession,
 ) -> Result<String, OAuthError> {
-    // Before the code exists: the client must hear of this session's end (back-channel logout).
-    super::sessions::record_client(core, session, req.target.client_id()).await?;
     let code = random::token::<32>().map_err(OAuthError::Server)?;
     let grant = CodeGrant {
         client_id: req.target.client_id().to_string(),

@@ -14,7 +14,7 @@ use super::Core;
 use super::authorize::Interaction;
 use crate::crypto::random;
 use crate::protocol::OAuthError;
-use crate::session::{Kind, SessionError};
+use crate::session::{Batch, Kind, SessionError};
 
 /// How long an anonymous session (no one signed in yet) lives.
 const ANONYMOUS_LIFETIME: Duration = Duration::from_secs(1800);
@@ -106,8 +106,12 @@ fn parse(cookie: &str, key: String, raw: Option<Vec<u8>>) -> Option<BrowserSessi
     })
 }
 
-/// Creates and stores a new session (anonymous when `user` is `None`).
-pub async fn create(core: &Core, user: Option<(&str, i64)>) -> Result<BrowserSession, OAuthError> {
+/// A new session (anonymous when `user` is `None`), not stored yet: with the value and the
+/// lifetime to store it with.
+fn new_session(
+    core: &Core,
+    user: Option<(&str, i64)>,
+) -> Result<(BrowserSession, Vec<u8>, Duration), OAuthError> {
     let cookie = random::token::<32>().map_err(OAuthError::Server)?;
     let data = SessionData {
         user_id: user.map(|(u, _)| u.to_string()),
@@ -123,20 +127,34 @@ pub async fn create(core: &Core, user: Option<(&str, i64)>) -> Result<BrowserSes
     };
     let key = key_of(&cookie);
     let bytes = serde_json::to_vec(&data).map_err(|e| OAuthError::Server(e.into()))?;
-    core.sessions
-        .set(Kind::Session, &key, &bytes, lifetime)
-        .await
-        .map_err(unavailable)?;
-    Ok(BrowserSession { cookie, key, data })
+    Ok((BrowserSession { cookie, key, data }, bytes, lifetime))
 }
 
-/// Ends a session server-side.
-pub async fn destroy(core: &Core, session: &BrowserSession) -> Result<(), OAuthError> {
+/// Creates and stores a new anonymous session.
+pub async fn create(core: &Core) -> Result<BrowserSession, OAuthError> {
+    let (session, bytes, lifetime) = new_session(core, None)?;
     core.sessions
-        .delete(Kind::Session, &session.key)
+        .set(Kind::Session, &session.key, &bytes, lifetime)
         .await
         .map_err(unavailable)?;
-    Ok(())
+    Ok(session)
+}
+
+/// Signs `user` in (signed in at `auth_time`): a new session replaces `old`, whose cookie stops
+/// working at once; the writes of `also` go to the session store in the same round trip.
+pub async fn sign_in(
+    core: &Core,
+    old: &BrowserSession,
+    user: &str,
+    auth_time: i64,
+    also: Batch,
+) -> Result<BrowserSession, OAuthError> {
+    let (session, bytes, lifetime) = new_session(core, Some((user, auth_time)))?;
+    let batch =
+        also.delete(Kind::Session, &old.key)
+            .set(Kind::Session, &session.key, &bytes, lifetime);
+    core.sessions.apply(batch).await.map_err(unavailable)?;
+    Ok(session)
 }
 
 /// The session named by the cookie, or a new anonymous one.
@@ -146,7 +164,7 @@ pub async fn load_or_create(
 ) -> Result<(BrowserSession, bool), OAuthError> {
     match load(core, cookie).await? {
         Some(s) => Ok((s, false)),
-        None => Ok((create(core, None).await?, true)),
+        None => Ok((create(core).await?, true)),
     }
 }
 

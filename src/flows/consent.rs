@@ -1,11 +1,11 @@
-//! The consent page's use-case: show what the client asks for, remember an approval in SQL,
-//! and continue the interaction; a denial goes back as `access_denied`.
+//! The consent page's use-case: show what the client asks for, remember an approval in SQL
+//! (in the storage call that decides the next step), and continue the interaction; a denial
+//! goes back as `access_denied`.
 
 use super::Core;
 use super::authorize::{self, Outcome, Step, expired_page, failure_page, redirect_error};
 use super::browser;
 use crate::protocol::OAuthError;
-use crate::protocol::scope::Scopes;
 use crate::session::Kind;
 
 /// What the consent page shows.
@@ -120,29 +120,16 @@ async fn try_submit(
             ));
         }
     }
-    let user_id = session.data.user_id.clone().unwrap_or_default();
-    let client_id = target.client_id().to_string();
-    let requested = interaction.request.scopes();
-    let (uid, cid) = (user_id.clone(), client_id.clone());
-    let now = core.clock.now();
-    core.store
-        .run(move |s| {
-            let previous = s
-                .get_consent(&uid, &cid)?
-                .map(|p| Scopes::parse(&p).unwrap_or_default())
-                .unwrap_or_default();
-            let merged: Vec<String> = previous
-                .iter()
-                .chain(requested.iter())
-                .map(str::to_string)
-                .collect();
-            let merged = Scopes::parse(&merged.join(" ")).unwrap_or_default();
-            s.save_consent(&uid, &cid, &merged.to_string(), now)
-        })
-        .await
-        .map_err(super::storage_error)?;
+    // The approval is saved in the same storage call that decides the next step.
     interaction.consented = true;
-    let outcome = authorize::advance(core, interaction, &session, Some(ir)).await;
+    let outcome = authorize::advance(
+        core,
+        interaction,
+        &session,
+        Some(ir),
+        authorize::Record::Approval,
+    )
+    .await;
     Ok(Step {
         outcome,
         set_session: None,

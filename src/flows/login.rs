@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use super::Core;
 use super::authorize::{self, Outcome, Step, expired_page, failure_page};
-use super::browser::{self, BrowserSession, unavailable};
+use super::browser::{self, unavailable};
 use crate::protocol::OAuthError;
 use crate::protocol::interaction::throttle_delay_ms;
 use crate::protocol::user::normalize_username;
-use crate::session::Kind;
+use crate::session::{Batch, Kind};
 
 /// Failures are counted over this window.
 const THROTTLE_WINDOW: Duration = Duration::from_secs(900);
@@ -143,19 +143,23 @@ async fn try_submit(
             }));
         }
     };
-    core.sessions
-        .reset(Kind::Throttle, &acct_key)
-        .await
-        .map_err(unavailable)?;
-    // Rotate: the signed-in session is a new one; the old id stops working.
-    browser::destroy(core, &session).await?;
+    // Rotate: the signed-in session is a new one and the old id stops working; the account's
+    // failure count is cleared in the same round trip to the session store.
     let now = core.clock.now();
-    let fresh: BrowserSession = browser::create(core, Some((&user.id, now))).await?;
-    super::sessions::register(core, &fresh).await?;
+    let also = Batch::new().reset(Kind::Throttle, &acct_key);
+    let fresh = browser::sign_in(core, &session, &user.id, now, also).await?;
+    let record = super::sessions::registry_record(core, &fresh);
     interaction.browser = fresh.key.clone();
     interaction.logged_in = true;
     tracing::info!(target: "tessera::security", event = "login", sub = %user.id, "user signed in");
-    let outcome = authorize::advance(core, interaction, &fresh, Some(&form.interaction)).await;
+    let outcome = authorize::advance(
+        core,
+        interaction,
+        &fresh,
+        Some(&form.interaction),
+        record.map_or(authorize::Record::Nothing, authorize::Record::SignIn),
+    )
+    .await;
     Ok(LoginResult::Done(Step {
         outcome,
         set_session: Some(fresh.cookie),

@@ -136,13 +136,12 @@ impl From<SessionListing> for SessionView {
     }
 }
 
-/// Registers a just signed-in session (`flows::login`).
-pub async fn register(core: &Core, session: &BrowserSession) -> Result<(), OAuthError> {
-    let Some(user_id) = session.data.user_id.clone() else {
-        return Ok(());
-    };
+/// The registry entry of a just signed-in session (`flows::login`, which writes it in the
+/// storage call that decides the interaction's next step); `None` for an anonymous one.
+pub fn registry_record(core: &Core, session: &BrowserSession) -> Option<BrowserSessionRecord> {
+    let user_id = session.data.user_id.clone()?;
     let created_at = session.data.created_at;
-    let record = BrowserSessionRecord {
+    Some(BrowserSessionRecord {
         sid: session.data.sid.clone(),
         store_key: session.key.clone(),
         user_id,
@@ -150,26 +149,7 @@ pub async fn register(core: &Core, session: &BrowserSession) -> Result<(), OAuth
         created_at,
         expires_at: created_at + core.settings.sessions.lifetime as i64,
         ended_at: None,
-    };
-    core.store
-        .run(move |s| s.register_browser_session(&record))
-        .await
-        .map_err(super::storage_error)
-}
-
-/// Records that `client_id` took part in the session (a code was issued to it), so that it is
-/// told when the session ends.
-pub async fn record_client(
-    core: &Core,
-    session: &BrowserSession,
-    client_id: &str,
-) -> Result<(), OAuthError> {
-    let (sid, cid) = (session.data.sid.clone(), client_id.to_string());
-    core.store
-        .run(move |s| s.add_session_client(&sid, &cid))
-        .await
-        .map_err(super::storage_error)?;
-    Ok(())
+    })
 }
 
 /// Ends one session: the one path (see the module docs). `store_key` names the session in the

@@ -59,6 +59,21 @@ impl Scopes {
         self.iter().all(|s| allowed.contains(s))
     }
 
+    /// The scopes of `self`, then those of `other` not in `self`, up to [`MAX_SCOPES`] in all
+    /// (so the result always parses again).
+    pub fn union(&self, other: &Scopes) -> Scopes {
+        let mut out = self.clone();
+        for s in other.iter() {
+            if out.0.len() == MAX_SCOPES {
+                break;
+            }
+            if !out.contains(s) {
+                out.0.push(s.to_string());
+            }
+        }
+        out
+    }
+
     /// The scopes of `self` for which `keep` is true.
     pub fn filter(&self, keep: impl Fn(&str) -> bool) -> Scopes {
         Scopes(self.0.iter().filter(|s| keep(s)).cloned().collect())
@@ -105,5 +120,23 @@ mod tests {
             !Scopes::parse("A").unwrap().is_subset_of(&allowed),
             "scopes are case-sensitive"
         );
+    }
+
+    #[test]
+    fn union_keeps_self_first_and_stays_parseable() {
+        let a = Scopes::parse("openid email").unwrap();
+        let b = Scopes::parse("profile openid").unwrap();
+        assert_eq!(a.union(&b).to_string(), "openid email profile");
+        let many = Scopes::parse(
+            &(0..MAX_SCOPES)
+                .map(|i| format!("s{i}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+        .unwrap();
+        let u = a.union(&many);
+        assert_eq!(u.iter().count(), MAX_SCOPES);
+        assert!(u.contains("openid") && u.contains("email"));
+        assert_eq!(Scopes::parse(&u.to_string()).unwrap(), u);
     }
 }

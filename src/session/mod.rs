@@ -39,6 +39,60 @@ impl Kind {
     }
 }
 
+/// Writes sent to the store together, in one round trip: each is atomic, the batch as a whole
+/// is not (on Redis it is a pipeline; on SQL one transaction).
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub(crate) ops: Vec<Op>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Op {
+    pub kind: Kind,
+    pub key: String,
+    pub write: Write,
+}
+
+#[derive(Debug)]
+pub(crate) enum Write {
+    /// As [`SessionStore::delete`].
+    Delete,
+    /// As [`SessionStore::reset`].
+    Reset,
+    /// As [`SessionStore::set`].
+    Set(Vec<u8>, Duration),
+}
+
+impl Batch {
+    pub fn new() -> Batch {
+        Batch::default()
+    }
+
+    fn push(mut self, kind: Kind, key: &str, write: Write) -> Batch {
+        self.ops.push(Op {
+            kind,
+            key: key.to_string(),
+            write,
+        });
+        self
+    }
+
+    /// Removes the value under `key`.
+    pub fn delete(self, kind: Kind, key: &str) -> Batch {
+        self.push(kind, key, Write::Delete)
+    }
+
+    /// Removes the counter `key`.
+    pub fn reset(self, kind: Kind, key: &str) -> Batch {
+        self.push(kind, key, Write::Reset)
+    }
+
+    /// Stores `value` under `key` for `ttl`, replacing any previous value.
+    pub fn set(self, kind: Kind, key: &str, value: &[u8], ttl: Duration) -> Batch {
+        self.push(kind, key, Write::Set(value.to_vec(), ttl))
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     /// The backing store cannot be reached: fail closed (503).
@@ -174,6 +228,20 @@ impl SessionStore {
         match self {
             SessionStore::Sql(s) => s.reset(kind, key).await,
             SessionStore::Redis(r) => r.delete(kind, key).await.map(|_| ()),
+        }
+    }
+
+    /// The writes of `batch`, in one round trip to the store.
+    pub async fn apply(&self, batch: Batch) -> SessionResult<()> {
+        for op in &batch.ops {
+            check_key(&op.key)?;
+        }
+        if batch.ops.is_empty() {
+            return Ok(());
+        }
+        match self {
+            SessionStore::Sql(s) => s.apply(batch).await,
+            SessionStore::Redis(r) => r.apply(batch).await,
         }
     }
 

@@ -8,7 +8,7 @@ use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
-use super::{Kind, SessionError, SessionResult};
+use super::{Batch, Kind, SessionError, SessionResult, Write};
 
 pub struct RedisSessionStore {
     client: redis::Client,
@@ -132,6 +132,26 @@ impl RedisSessionStore {
         }
         let v: Vec<Option<i64>> = cmd.query_async(&mut c).await.map_err(unavailable)?;
         Ok(v.into_iter().flatten().max().unwrap_or(0))
+    }
+
+    /// The writes of `batch` in one pipeline (`DEL` and `SET … PX`).
+    pub async fn apply(&self, batch: Batch) -> SessionResult<()> {
+        let mut c = self.conn().await?;
+        let mut pipe = redis::pipe();
+        for op in &batch.ops {
+            let key = self.key(op.kind, &op.key);
+            match &op.write {
+                Write::Delete | Write::Reset => pipe.del(key).ignore(),
+                Write::Set(value, ttl) => pipe
+                    .cmd("SET")
+                    .arg(key)
+                    .arg(value)
+                    .arg("PX")
+                    .arg(ttl.as_millis().max(1) as u64)
+                    .ignore(),
+            };
+        }
+        pipe.query_async::<()>(&mut c).await.map_err(unavailable)
     }
 
     pub async fn ping(&self) -> SessionResult<()> {

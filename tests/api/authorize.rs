@@ -710,6 +710,33 @@ async fn consent_is_remembered_and_prompt_is_honoured(backend: Backend) {
     );
     let r = b.get(&authorize_url(app, "web", "openid email", "")).await;
     assert!(location(&r).starts_with(&format!("{}/consent", app.issuer)));
+    // Approving it adds `email` to the standing consent, which keeps `profile`.
+    let html = b.get(&location(&r)).await.text().await.unwrap();
+    let r = b
+        .post(
+            &app.url("/consent"),
+            &[
+                ("ir", &hidden(&html, "ir")),
+                ("csrf", &hidden(&html, "csrf")),
+                ("decision", "allow"),
+            ],
+        )
+        .await;
+    assert_status(&r, 303, "consent POST");
+    assert!(param(&location(&r), "code").is_some(), "{}", location(&r));
+    let r = b
+        .get(&authorize_url(
+            app,
+            "web",
+            "openid profile email",
+            "&prompt=none",
+        ))
+        .await;
+    assert!(
+        param(&location(&r), "code").is_some(),
+        "merged consent: {}",
+        location(&r)
+    );
     // prompt=consent and prompt=login force their pages; max_age=0 forces login.
     let r = b
         .get(&authorize_url(app, "web", "openid", "&prompt=consent"))

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tessera::session::{Kind, RedisSessionStore, SessionStore, SqlSessionStore};
+use tessera::session::{Batch, Kind, RedisSessionStore, SessionStore, SqlSessionStore};
 
 use crate::helpers::{Backend, Deployment, redis_url};
 
@@ -121,6 +121,33 @@ async fn conformance(s: Arc<SessionStore>) {
     assert_eq!(s.count_max(Kind::Throttle, &["n1", "n2"]).await.unwrap(), 1);
     // a consumed key can be inserted again
     assert!(s.insert(Kind::Code, "c", b"z", ttl).await.unwrap());
+
+    // a batch: a counter reset, a value deleted and one stored, in one round trip
+    s.incr(Kind::Throttle, "n2", ttl).await.unwrap();
+    s.set(Kind::Session, "old", b"o", ttl).await.unwrap();
+    s.set(Kind::Session, "new", b"stale", ttl).await.unwrap();
+    s.apply(
+        Batch::new()
+            .reset(Kind::Throttle, "n2")
+            .delete(Kind::Session, "old")
+            .set(Kind::Session, "new", b"fresh", ttl),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.count_max(Kind::Throttle, &["n2"]).await.unwrap(), 0);
+    assert_eq!(s.get(Kind::Session, "old").await.unwrap(), None);
+    assert_eq!(
+        s.get(Kind::Session, "new").await.unwrap(),
+        Some(b"fresh".to_vec())
+    );
+    assert_eq!(s.get(Kind::Code, "c").await.unwrap(), Some(b"z".to_vec()));
+    assert!(
+        s.apply(Batch::new().delete(Kind::Session, ""))
+            .await
+            .is_err(),
+        "keys are checked"
+    );
+    s.apply(Batch::new()).await.unwrap();
 
     // delete
     assert!(s.delete(Kind::Session, "a").await.unwrap());

@@ -6,9 +6,10 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
 
 use super::schema::{browser_sessions as bs, session_clients as sc, users};
-use super::{Store, map_err};
+use super::{DbConn, Store, map_err};
 use crate::storage::StorageResult;
 
 /// One registered browser session.
@@ -35,8 +36,15 @@ pub struct SessionListing {
     pub clients: Vec<String>,
 }
 
+/// A `count(*) AS n` row of a raw query.
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
 fn clients_of(
-    c: &mut super::DbConn,
+    c: &mut DbConn,
     sids: &[String],
 ) -> Result<HashMap<String, Vec<String>>, diesel::result::Error> {
     let mut out: HashMap<String, Vec<String>> = HashMap::new();
@@ -82,6 +90,23 @@ impl Store {
     /// when the session is not registered (nothing is recorded then); recording twice is fine.
     pub fn add_session_client(&self, sid: &str, client_id: &str) -> StorageResult<bool> {
         self.with_conn(|conn| {
+            if let DbConn::Pg(pg) = conn {
+                // One statement (one round trip, atomic by itself): the no-op update locks the
+                // session's row, so an `end_browser_session` running at the same time either
+                // finishes first or lists this client.
+                return diesel::sql_query(
+                    "WITH s AS (UPDATE browser_sessions SET ended_at = ended_at \
+                     WHERE sid = $1 RETURNING sid), \
+                     i AS (INSERT INTO session_clients (sid, client_id) \
+                     SELECT sid, $2 FROM s ON CONFLICT DO NOTHING) \
+                     SELECT count(*) AS n FROM s",
+                )
+                .bind::<Text, _>(sid)
+                .bind::<Text, _>(client_id)
+                .get_result::<Count>(pg)
+                .map(|r| r.n > 0)
+                .map_err(map_err);
+            }
             conn.transaction(|c| {
                 // Write first (a no-op update of the session's row): on SQLite that takes the
                 // write lock at once, where a transaction that read first fails to upgrade

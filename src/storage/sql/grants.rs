@@ -82,19 +82,6 @@ pub struct Redemption {
 }
 
 impl Store {
-    /// The scopes `user_id` granted `client_id`, space-separated.
-    pub fn get_consent(&self, user_id: &str, client_id: &str) -> StorageResult<Option<String>> {
-        self.with_conn(|c| {
-            consents::table
-                .filter(consents::user_id.eq(user_id))
-                .filter(consents::client_id.eq(client_id))
-                .select(consents::scopes)
-                .first(c)
-                .optional()
-                .map_err(map_err)
-        })
-    }
-
     /// Remembers that `user_id` granted `client_id` these scopes (replacing the previous record).
     pub fn save_consent(
         &self,

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 
 use super::schema::session_entries as se;
 use super::{Store, map_err, unix_now};
-use crate::session::{Kind, SessionError, SessionResult};
+use crate::session::{Batch, Kind, SessionError, SessionResult, Write};
 use crate::storage::StorageError;
 
 #[derive(Debug, Clone)]
@@ -41,40 +41,43 @@ impl SqlSessionStore {
     ) -> SessionResult<bool> {
         let k = full_key(kind, key);
         let v = value.to_vec();
-        let ttl = ttl.as_secs().max(1) as i64;
         self.store
             .run(move |s| {
                 s.with_conn(|conn| {
-                    let now = unix_now();
+                    conn.transaction(|c| put(c, &k, &v, ttl, nx))
+                        .map_err(map_err)
+                })
+            })
+            .await
+            .map_err(to_session)
+    }
+
+    /// The writes of `batch`, in one transaction.
+    pub async fn apply(&self, batch: Batch) -> SessionResult<()> {
+        use super::schema::counters as ct;
+        let ops: Vec<(String, crate::session::Op)> = batch
+            .ops
+            .into_iter()
+            .map(|op| (full_key(op.kind, &op.key), op))
+            .collect();
+        self.store
+            .run(move |s| {
+                s.with_conn(|conn| {
                     conn.transaction(|c| {
-                        // Writes first (takes SQLite's write lock at once).
-                        let removed = if nx {
-                            diesel::delete(
-                                se::table
-                                    .filter(se::key.eq(&k))
-                                    .filter(se::expires_at.le(now).or(se::consumed.eq(true))),
-                            )
-                            .execute(c)?
-                        } else {
-                            diesel::delete(se::table.filter(se::key.eq(&k))).execute(c)?
-                        };
-                        let _ = removed;
-                        let inserted = diesel::insert_into(se::table)
-                            .values((
-                                se::key.eq(&k),
-                                se::value.eq(&v),
-                                se::expires_at.eq(now + ttl),
-                                se::consumed.eq(false),
-                            ))
-                            .execute(c);
-                        match inserted {
-                            Ok(_) => Ok(true),
-                            Err(diesel::result::Error::DatabaseError(
-                                diesel::result::DatabaseErrorKind::UniqueViolation,
-                                _,
-                            )) if nx => Ok(false),
-                            Err(e) => Err(e),
+                        for (k, op) in &ops {
+                            match &op.write {
+                                Write::Delete => {
+                                    diesel::delete(se::table.filter(se::key.eq(k))).execute(c)?;
+                                }
+                                Write::Reset => {
+                                    diesel::delete(ct::table.filter(ct::key.eq(k))).execute(c)?;
+                                }
+                                Write::Set(v, ttl) => {
+                                    put(c, k, v, *ttl, false)?;
+                                }
+                            }
                         }
+                        Ok(())
                     })
                     .map_err(map_err)
                 })
@@ -260,6 +263,46 @@ impl Store {
                 .map_err(map_err)?;
             Ok(a + b)
         })
+    }
+}
+
+/// Stores `v` under the full key `k` for `ttl` (replacing a live value unless `nx`); whether it
+/// was stored. Call it in a transaction.
+fn put(
+    c: &mut super::DbConn,
+    k: &str,
+    v: &[u8],
+    ttl: Duration,
+    nx: bool,
+) -> diesel::QueryResult<bool> {
+    let now = unix_now();
+    let ttl = ttl.as_secs().max(1) as i64;
+    // Writes first (takes SQLite's write lock at once).
+    if nx {
+        diesel::delete(
+            se::table
+                .filter(se::key.eq(k))
+                .filter(se::expires_at.le(now).or(se::consumed.eq(true))),
+        )
+        .execute(c)?;
+    } else {
+        diesel::delete(se::table.filter(se::key.eq(k))).execute(c)?;
+    }
+    let inserted = diesel::insert_into(se::table)
+        .values((
+            se::key.eq(k),
+            se::value.eq(v),
+            se::expires_at.eq(now + ttl),
+            se::consumed.eq(false),
+        ))
+        .execute(c);
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) if nx => Ok(false),
+        Err(e) => Err(e),
     }
 }
 

@@ -85,6 +85,31 @@ impl Store {
         Ok(self.get_user(id)?.filter(|u| !u.disabled))
     }
 
+    /// The active user with this id (as [`Store::get_active_user`]) and the scopes they
+    /// granted `client_id` (space-separated; `None` without a consent), in one query.
+    pub fn get_active_user_with_consent(
+        &self,
+        id: &str,
+        client_id: &str,
+    ) -> StorageResult<Option<(User, Option<String>)>> {
+        use super::schema::consents;
+        self.with_conn(|c| {
+            users::table
+                .left_join(
+                    consents::table.on(consents::user_id
+                        .eq(users::id)
+                        .and(consents::client_id.eq(client_id))),
+                )
+                .filter(users::id.eq(id))
+                .filter(users::disabled.eq(false))
+                .select((UserRow::as_select(), consents::scopes.nullable()))
+                .first::<(UserRow, Option<String>)>(c)
+                .optional()
+                .map(|r| r.map(|(u, scopes)| (User::from(u), scopes)))
+                .map_err(map_err)
+        })
+    }
+
     /// The user with this id (`sub`).
     pub fn get_user(&self, id: &str) -> StorageResult<Option<User>> {
         self.with_conn(|c| {
