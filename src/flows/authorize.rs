@@ -229,6 +229,8 @@ async fn try_advance(
         // before the code exists, so that the client hears of the session's end (back-channel
         // logout). (When two requests race to complete one interaction, the loser may have
         // recorded the client too: the session is the same person's, signing in to it.)
+        // Unsynced: nothing here is a token yet; the code exchange's synced commit makes these
+        // writes durable before any token is returned.
         Some(uid) => {
             let (uid, sid) = (uid.clone(), session.data.sid.clone());
             let authenticated = session
@@ -238,7 +240,7 @@ async fn try_advance(
             let req = req.clone();
             let cid = client_id.clone();
             core.store
-                .run(move |s| {
+                .run_unsynced(move |s| {
                     if let Record::SignIn(r) = &record {
                         s.register_browser_session(r)?;
                     }

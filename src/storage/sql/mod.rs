@@ -12,6 +12,7 @@ mod secrets;
 mod sessions;
 mod users;
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -45,9 +46,15 @@ pub enum DbConn {
 #[derive(Debug, Clone)]
 struct Manager {
     target: DatabaseTarget,
+    /// SQLite commits without waiting for the disk (see [`Store::run_unsynced`]).
+    unsynced: bool,
 }
 
 fn establish(target: &DatabaseTarget) -> ConnectionResult<DbConn> {
+    establish_with(target, false)
+}
+
+fn establish_with(target: &DatabaseTarget, unsynced: bool) -> ConnectionResult<DbConn> {
     match target {
         DatabaseTarget::Postgres(url) => {
             PgConnection::establish(&with_connect_timeout(url)).map(DbConn::Pg)
@@ -58,6 +65,10 @@ fn establish(target: &DatabaseTarget) -> ConnectionResult<DbConn> {
                 "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;",
             )
             .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+            if unsynced {
+                conn.batch_execute("PRAGMA synchronous = NORMAL;")
+                    .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+            }
             Ok(DbConn::Sqlite(conn))
         }
     }
@@ -78,7 +89,7 @@ impl ManageConnection for Manager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<DbConn, r2d2::Error> {
-        establish(&self.target).map_err(r2d2::Error::ConnectionError)
+        establish_with(&self.target, self.unsynced).map_err(r2d2::Error::ConnectionError)
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
@@ -94,6 +105,12 @@ impl ManageConnection for Manager {
 pub struct Store {
     pool: r2d2::Pool<Manager>,
     target: DatabaseTarget,
+    /// The helper threads of r2d2 (opening connections, reaping idle ones), shared by the
+    /// pools of one database.
+    helpers: Arc<scheduled_thread_pool::ScheduledThreadPool>,
+    /// The same SQLite database through connections that commit without waiting for the disk,
+    /// opened on first use (see [`Store::run_unsynced`]).
+    unsynced: OnceLock<Box<Store>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -147,19 +164,55 @@ impl Store {
         pool_size: u32,
         min_idle: u32,
     ) -> anyhow::Result<Store> {
+        let helpers = Arc::new(
+            scheduled_thread_pool::ScheduledThreadPool::builder()
+                .num_threads(3)
+                .thread_name_pattern("r2d2-worker-{}")
+                .build(),
+        );
+        Self::connect_with(target, pool_size, min_idle, false, helpers)
+    }
+
+    fn connect_with(
+        target: &DatabaseTarget,
+        pool_size: u32,
+        min_idle: u32,
+        unsynced: bool,
+        helpers: Arc<scheduled_thread_pool::ScheduledThreadPool>,
+    ) -> anyhow::Result<Store> {
         let pool = r2d2::Pool::builder()
+            .thread_pool(helpers.clone())
             .max_size(pool_size)
             .min_idle(Some(min_idle.min(pool_size)))
             .connection_timeout(Duration::from_secs(5))
             .test_on_check_out(false)
             .build(Manager {
                 target: target.clone(),
+                unsynced,
             })
             .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
         Ok(Store {
             pool,
             target: target.clone(),
+            helpers,
+            unsynced: OnceLock::new(),
         })
+    }
+
+    /// This database for [`Store::run_unsynced`]: on SQLite a second pool on the same file
+    /// (opened on first use) whose connections commit with `synchronous = NORMAL`; on
+    /// PostgreSQL this store itself.
+    fn unsynced(&self) -> StorageResult<&Store> {
+        if self.target.is_postgres() {
+            return Ok(self);
+        }
+        if let Some(s) = self.unsynced.get() {
+            return Ok(s);
+        }
+        let size = self.pool.max_size();
+        let store = Self::connect_with(&self.target, size, 0, true, self.helpers.clone())
+            .map_err(StorageError::Unavailable)?;
+        Ok(self.unsynced.get_or_init(|| Box::new(store)))
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -177,9 +230,24 @@ impl Store {
         f(&mut conn)
     }
 
+    /// Like [`Store::run`], for writes that need not wait for the disk: on SQLite they commit
+    /// without syncing (`synchronous = NORMAL` in WAL mode), so a crash of the process loses
+    /// nothing and a power failure may lose the last of them, never corrupt the file — Redis's
+    /// guarantee. The next synced commit makes them durable too, as it makes every earlier
+    /// commit. For session state (`SqlSessionStore`) and for what a sign-in writes before a
+    /// token exists (the session registry, consents), which the code exchange's synced commit
+    /// makes durable before any token is returned. Every other write goes through
+    /// [`Store::run`] and is durable when it returns. On PostgreSQL, the same as `run`.
+    pub async fn run_unsynced<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Store) -> StorageResult<T> + Send + 'static,
+    ) -> StorageResult<T> {
+        self.run(move |s| f(s.unsynced()?)).await
+    }
+
     /// Runs a blocking storage operation off the async workers.
     pub async fn run<T: Send + 'static>(
-        self: &std::sync::Arc<Self>,
+        self: &Arc<Self>,
         f: impl FnOnce(&Store) -> StorageResult<T> + Send + 'static,
     ) -> StorageResult<T> {
         let store = self.clone();

@@ -42,7 +42,7 @@ impl SqlSessionStore {
         let k = full_key(kind, key);
         let v = value.to_vec();
         self.store
-            .run(move |s| {
+            .run_unsynced(move |s| {
                 s.with_conn(|conn| {
                     conn.transaction(|c| put(c, &k, &v, ttl, nx))
                         .map_err(map_err)
@@ -61,7 +61,7 @@ impl SqlSessionStore {
             .map(|op| (full_key(op.kind, &op.key), op))
             .collect();
         self.store
-            .run(move |s| {
+            .run_unsynced(move |s| {
                 s.with_conn(|conn| {
                     conn.transaction(|c| {
                         for (k, op) in &ops {
@@ -89,7 +89,7 @@ impl SqlSessionStore {
     pub async fn get(&self, kind: Kind, key: &str) -> SessionResult<Option<Vec<u8>>> {
         let k = full_key(kind, key);
         self.store
-            .run(move |s| s.with_conn(|c| live_value(c, &k)))
+            .run_unsynced(move |s| s.with_conn(|c| live_value(c, &k)))
             .await
             .map_err(to_session)
     }
@@ -102,7 +102,7 @@ impl SqlSessionStore {
     ) -> SessionResult<(Option<Vec<u8>>, Option<Vec<u8>>)> {
         let (ka, kb) = (full_key(a.0, a.1), full_key(b.0, b.1));
         self.store
-            .run(move |s| s.with_conn(|c| Ok((live_value(c, &ka)?, live_value(c, &kb)?))))
+            .run_unsynced(move |s| s.with_conn(|c| Ok((live_value(c, &ka)?, live_value(c, &kb)?))))
             .await
             .map_err(to_session)
     }
@@ -110,7 +110,7 @@ impl SqlSessionStore {
     pub async fn take(&self, kind: Kind, key: &str) -> SessionResult<Option<Vec<u8>>> {
         let k = full_key(kind, key);
         self.store
-            .run(move |s| {
+            .run_unsynced(move |s| {
                 s.with_conn(|conn| {
                     let now = unix_now();
                     conn.transaction(|c| {
@@ -142,7 +142,7 @@ impl SqlSessionStore {
     pub async fn delete(&self, kind: Kind, key: &str) -> SessionResult<bool> {
         let k = full_key(kind, key);
         self.store
-            .run(move |s| {
+            .run_unsynced(move |s| {
                 s.with_conn(|c| {
                     let now = unix_now();
                     let live: i64 = se::table
@@ -167,7 +167,7 @@ impl SqlSessionStore {
         let k = full_key(kind, key);
         let ttl = ttl.as_secs().max(1) as i64;
         self.store
-            .run(move |s| {
+            .run_unsynced(move |s| {
                 // Two first increments racing on PostgreSQL: one insert loses on the primary
                 // key and retries, and then finds the winner's live counter.
                 let mut attempt = 0;
@@ -213,7 +213,7 @@ impl SqlSessionStore {
         use super::schema::counters as ct;
         let keys: Vec<String> = keys.iter().map(|k| full_key(kind, k)).collect();
         self.store
-            .run(move |s| {
+            .run_unsynced(move |s| {
                 s.with_conn(|c| {
                     ct::table
                         .filter(ct::key.eq_any(&keys))
@@ -232,7 +232,7 @@ impl SqlSessionStore {
         use super::schema::counters as ct;
         let k = full_key(kind, key);
         self.store
-            .run(move |s| {
+            .run_unsynced(move |s| {
                 s.with_conn(|c| {
                     diesel::delete(ct::table.filter(ct::key.eq(&k)))
                         .execute(c)
@@ -245,7 +245,10 @@ impl SqlSessionStore {
     }
 
     pub async fn ping(&self) -> SessionResult<()> {
-        self.store.run(|s| s.ping()).await.map_err(to_session)
+        self.store
+            .run_unsynced(|s| s.ping())
+            .await
+            .map_err(to_session)
     }
 }
 
