@@ -294,3 +294,38 @@ pub(crate) fn unix_now() -> i64 {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(QueryableByName)]
+    struct Synchronous {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        synchronous: i32,
+    }
+
+    fn synchronous(s: &Store) -> i32 {
+        s.with_conn(|c| match c {
+            DbConn::Sqlite(lite) => diesel::sql_query("PRAGMA synchronous")
+                .get_result::<Synchronous>(lite)
+                .map(|r| r.synchronous)
+                .map_err(map_err),
+            DbConn::Pg(_) => unreachable!("a SQLite test"),
+        })
+        .unwrap()
+    }
+
+    /// Only what `run_unsynced` runs skips the sync at commit; every other write is durable
+    /// when it returns (SQLite: 2 = FULL, 1 = NORMAL).
+    #[tokio::test]
+    async fn only_unsynced_writes_skip_the_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = DatabaseTarget::Sqlite(dir.path().join("t.db"));
+        migrate(&target).unwrap();
+        let store = Arc::new(Store::connect(&target, 2, 0).unwrap());
+        assert_eq!(store.run(|s| Ok(synchronous(s))).await.unwrap(), 2);
+        assert_eq!(store.run_unsynced(|s| Ok(synchronous(s))).await.unwrap(), 1);
+        assert_eq!(store.run(|s| Ok(synchronous(s))).await.unwrap(), 2);
+    }
+}
