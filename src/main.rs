@@ -10,7 +10,7 @@ use tessera::config::Settings;
 /// allocations without the arena lock: one arena per four workers (at least one) keeps the idle
 /// and peak RSS down and deterministic. `MALLOC_ARENA_MAX` in the environment still wins.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn limit_malloc_arenas(workers: usize) {
+fn tune_malloc(workers: usize) {
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
         let workers = match workers {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -22,10 +22,20 @@ fn limit_malloc_arenas(workers: usize) {
             libc::mallopt(libc::M_ARENA_MAX, arenas);
         }
     }
+    // No fastbins: the per-thread caches serve the small sizes anyway, and with fastbins glibc
+    // consolidates them whenever a larger block is asked for — every request's handler future
+    // (≈ 2 KiB) is one (≈ 0.5 µs per token measured).
+    // `GLIBC_TUNABLES=glibc.malloc.mxfast=…` in the environment still wins.
+    if !std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("mxfast")) {
+        // SAFETY: as above.
+        unsafe {
+            libc::mallopt(libc::M_MXFAST, 0);
+        }
+    }
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn limit_malloc_arenas(_workers: usize) {}
+fn tune_malloc(_workers: usize) {}
 
 /// libpq links libldap, and Debian's libldap links GnuTLS, whose library constructor initialises
 /// GnuTLS (and loads p11-kit's modules) in every process that loads it — about 1.6 MiB of RSS
@@ -63,7 +73,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    limit_malloc_arenas(settings.workers);
+    tune_malloc(settings.workers);
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
