@@ -1,6 +1,6 @@
 //! `POST /oauth2/token` (RFC 6749 §3.2).
 
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{Data, Payload};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
@@ -27,8 +27,8 @@ pub async fn token(req: HttpRequest, payload: Payload, core: Data<Core>) -> Http
                     .is_ok_and(|o| client.origins().iter().any(|c| c == o))
             });
             let resp = HttpResponse::Ok()
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .insert_header((header::PRAGMA, "no-cache"))
+                .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+                .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")))
                 .json(response);
             (resp, origin)
         }
