@@ -138,20 +138,24 @@ pub async fn sign_in(b: &mut Browser, app: &TestApp, url: &str) -> String {
     if next.starts_with(&format!("{}/consent", app.issuer)) {
         let page = b.get(&next).await;
         let html = page.text().await.unwrap();
-        let r = b
-            .post(
-                &app.url("/consent"),
-                &[
-                    ("ir", &hidden(&html, "ir")),
-                    ("csrf", &hidden(&html, "csrf")),
-                    ("decision", "allow"),
-                ],
-            )
-            .await;
+        let r = allow(b, app, &html).await;
         assert_status(&r, 303, "consent POST answers 303");
         next = location(&r);
     }
     next
+}
+
+/// Submits "Allow" on the consent page `html`.
+pub async fn allow(b: &mut Browser, app: &TestApp, html: &str) -> reqwest::Response {
+    b.post(
+        &app.url("/consent"),
+        &[
+            ("ir", &hidden(html, "ir")),
+            ("csrf", &hidden(html, "csrf")),
+            ("decision", "allow"),
+        ],
+    )
+    .await
 }
 
 pub async fn redeem(
@@ -712,16 +716,7 @@ async fn consent_is_remembered_and_prompt_is_honoured(backend: Backend) {
     assert!(location(&r).starts_with(&format!("{}/consent", app.issuer)));
     // Approving it adds `email` to the standing consent, which keeps `profile`.
     let html = b.get(&location(&r)).await.text().await.unwrap();
-    let r = b
-        .post(
-            &app.url("/consent"),
-            &[
-                ("ir", &hidden(&html, "ir")),
-                ("csrf", &hidden(&html, "csrf")),
-                ("decision", "allow"),
-            ],
-        )
-        .await;
+    let r = allow(&mut b, app, &html).await;
     assert_status(&r, 303, "consent POST");
     assert!(param(&location(&r), "code").is_some(), "{}", location(&r));
     let r = b
@@ -1109,16 +1104,7 @@ async fn form_post_cors_and_page_headers(backend: Backend) {
             )
             .await;
         let html = b.get(&location(&r)).await.text().await.unwrap();
-        let r = b
-            .post(
-                &app.url("/consent"),
-                &[
-                    ("ir", &hidden(&html, "ir")),
-                    ("csrf", &hidden(&html, "csrf")),
-                    ("decision", "allow"),
-                ],
-            )
-            .await;
+        let r = allow(&mut b, app, &html).await;
         assert_status(&r, 200, "form_post page");
         r.text().await.unwrap()
     };

@@ -179,16 +179,7 @@ async fn registered_client_signs_in_and_gets_tokens(backend: Backend) {
         html.contains(r#"href="https://partner.example.com/terms""#),
         "{html}"
     );
-    let r = b
-        .post(
-            &app.url("/consent"),
-            &[
-                ("ir", &hidden(&html, "ir")),
-                ("csrf", &hidden(&html, "csrf")),
-                ("decision", "allow"),
-            ],
-        )
-        .await;
+    let r = crate::authorize::allow(&mut b, app, &html).await;
     let back = crate::browser::location(&r);
     assert!(back.starts_with(CB), "{back}");
     let code = param(&back, "code").unwrap();
