@@ -60,18 +60,48 @@ fn establish_with(target: &DatabaseTarget, unsynced: bool) -> ConnectionResult<D
             PgConnection::establish(&with_connect_timeout(url)).map(DbConn::Pg)
         }
         DatabaseTarget::Sqlite(path) => {
-            let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
-            conn.batch_execute(
-                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;",
-            )
-            .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
-            if unsynced {
-                conn.batch_execute("PRAGMA synchronous = NORMAL;")
-                    .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+            // Connections opening a new database together race to switch it to WAL, and SQLite
+            // answers "database is locked" to the losers at once: that lock is not one its busy
+            // handler waits for. Retry for as long as the busy timeout would have waited.
+            let deadline = std::time::Instant::now() + SQLITE_BUSY_TIMEOUT;
+            let mut pause = Duration::from_millis(2);
+            loop {
+                match open_sqlite(path, unsynced) {
+                    Err(ConnectionError::BadConnection(m))
+                        if is_busy(&m) && std::time::Instant::now() < deadline =>
+                    {
+                        std::thread::sleep(pause);
+                        pause = (pause * 2).min(Duration::from_millis(100));
+                    }
+                    other => return other.map(DbConn::Sqlite),
+                }
             }
-            Ok(DbConn::Sqlite(conn))
         }
     }
+}
+
+/// How long a SQLite connection waits for another one's lock.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn open_sqlite(path: &std::path::Path, unsynced: bool) -> ConnectionResult<SqliteConnection> {
+    let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+    conn.batch_execute(&format!(
+        "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;",
+        SQLITE_BUSY_TIMEOUT.as_millis()
+    ))
+    .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+    if unsynced {
+        conn.batch_execute("PRAGMA synchronous = NORMAL;")
+            .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+    }
+    Ok(conn)
+}
+
+/// SQLITE_BUSY / SQLITE_LOCKED, as SQLite words them.
+fn is_busy(message: &str) -> bool {
+    message.contains("database is locked")
+        || message.contains("database table is locked")
+        || message.contains("database is busy")
 }
 
 fn with_connect_timeout(url: &str) -> String {
@@ -305,6 +335,12 @@ mod tests {
         synchronous: i32,
     }
 
+    #[derive(QueryableByName)]
+    struct JournalMode {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        journal_mode: String,
+    }
+
     fn synchronous(s: &Store) -> i32 {
         s.with_conn(|c| match c {
             DbConn::Sqlite(lite) => diesel::sql_query("PRAGMA synchronous")
@@ -327,5 +363,36 @@ mod tests {
         assert_eq!(store.run(|s| Ok(synchronous(s))).await.unwrap(), 2);
         assert_eq!(store.run_unsynced(|s| Ok(synchronous(s))).await.unwrap(), 1);
         assert_eq!(store.run(|s| Ok(synchronous(s))).await.unwrap(), 2);
+    }
+
+    /// Many connections opening one new database at once: every one of them comes up in WAL
+    /// mode (SQLite answers "database is locked" to some of them without waiting).
+    #[test]
+    fn concurrent_first_opens_all_succeed() {
+        for round in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let target = DatabaseTarget::Sqlite(dir.path().join("t.db"));
+            let barrier = Arc::new(std::sync::Barrier::new(8));
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    let (target, barrier) = (target.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        match establish(&target).map_err(|e| e.to_string())? {
+                            DbConn::Sqlite(mut lite) => diesel::sql_query("PRAGMA journal_mode")
+                                .get_result::<JournalMode>(&mut lite)
+                                .map(|r| r.journal_mode)
+                                .map_err(|e| e.to_string()),
+                            DbConn::Pg(_) => unreachable!("a SQLite test"),
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join()
+                    .unwrap()
+                    .unwrap_or_else(|e| panic!("round {round}: {e}"));
+            }
+        }
     }
 }
