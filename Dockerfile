@@ -3,7 +3,7 @@
 # ---- build ------------------------------------------------------------------------------------
 FROM rust:1.95-bookworm AS builder
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends pkg-config libssl-dev libpq-dev libsqlite3-dev \
+    && apt-get install -y --no-install-recommends pkg-config libssl-dev libsqlite3-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # The whole context minus .dockerignore entries, so templates/ and static/ may be empty.
@@ -13,7 +13,7 @@ RUN cargo build --release --locked --bin tessera
 # ---- runtime ----------------------------------------------------------------------------------
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libssl3 libpq5 libsqlite3-0 ca-certificates \
+    && apt-get install -y --no-install-recommends libssl3 libsqlite3-0 ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 tessera \
     && useradd --system --uid 10001 --gid tessera --home-dir /data --no-create-home \

@@ -431,6 +431,15 @@ impl Settings {
     }
 
     /// Checks every setting; the error names the first offending key.
+    /// The log filter: comma-separated `target=level` directives and a bare default level
+    /// (`info`, `warn,tessera=debug`, `info,tessera::access=off`). A plain target filter rather
+    /// than `EnvFilter`, whose directive parser compiles regular expressions at every start.
+    pub fn log_filter(&self) -> Result<tracing_subscriber::filter::Targets, String> {
+        self.log.parse().map_err(|e| {
+            format!("{e}; expected comma-separated `target=level` directives or a level")
+        })
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         validate_issuer(&self.issuer).map_err(|r| ConfigError::new("issuer", r))?;
         self.bind.parse::<SocketAddr>().map_err(|_| {
@@ -450,6 +459,8 @@ impl Settings {
                 ));
             }
         }
+        self.log_filter()
+            .map_err(|e| ConfigError::new("log", format!("`{}`: {e}", self.log)))?;
         if self.redis_key_prefix.is_empty() {
             return Err(ConfigError::new("redis_key_prefix", "must not be empty"));
         }
@@ -787,6 +798,8 @@ mod tests {
                 &[("TESSERA_ACCESS_TOKEN_TTL", "0")],
                 "tokens.access_token_ttl",
             ),
+            (&[("TESSERA_LOG", "tessera=loud")], "log"),
+            (&[("TESSERA_LOG", "info,tessera=chatty")], "log"),
         ];
         for (vars, key) in cases {
             let err = Settings::load_from(None, &env(vars)).unwrap_err();
@@ -797,6 +810,28 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[test]
+    fn log_filters_set_levels_per_target() {
+        use tracing::Level;
+        use tracing_subscriber::filter::LevelFilter;
+        let with = |log: &str| Settings {
+            log: log.into(),
+            ..Settings::default()
+        };
+        let f = with("info,tessera::access=off").log_filter().unwrap();
+        assert!(f.would_enable("tessera::flows", &Level::INFO));
+        assert!(!f.would_enable("tessera::flows", &Level::DEBUG));
+        assert!(!f.would_enable("tessera::access", &Level::ERROR));
+        let f = with("warn,tessera=debug").log_filter().unwrap();
+        assert!(f.would_enable("tessera::storage", &Level::DEBUG));
+        assert!(!f.would_enable("actix_server", &Level::INFO));
+        assert!(f.would_enable("actix_server", &Level::WARN));
+        assert_eq!(
+            with("off").log_filter().unwrap().default_level(),
+            Some(LevelFilter::OFF)
+        );
     }
 
     #[test]

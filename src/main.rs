@@ -3,6 +3,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use tessera::cli::{Cli, Command};
 use tessera::config::Settings;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// glibc gives each thread that allocates under contention an arena of its own, up to eight per
 /// core, and keeps what each arena grew. Tessera's threads are a few async workers, the blocking
@@ -37,35 +39,8 @@ fn tune_malloc(workers: usize) {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn tune_malloc(_workers: usize) {}
 
-/// libpq links libldap, and Debian's libldap links GnuTLS, whose library constructor initialises
-/// GnuTLS (and loads p11-kit's modules) in every process that loads it — about 1.6 MiB of RSS
-/// in a server that never uses it (libldap initialises GnuTLS itself if an LDAP lookup ever
-/// needs TLS). Constructors run before `main`, so `serve` starts itself again once with
-/// `GNUTLS_NO_IMPLICIT_INIT=1` (same process id, a few milliseconds). If the exec fails, it
-/// simply carries on.
-#[cfg(target_os = "linux")]
-fn without_implicit_gnutls_init() {
-    use std::os::unix::process::CommandExt;
-    if std::env::var_os("GNUTLS_NO_IMPLICIT_INIT").is_some() {
-        return;
-    }
-    let mut args = std::env::args_os();
-    let Some(arg0) = args.next() else { return };
-    let _failed = std::process::Command::new("/proc/self/exe")
-        .arg0(arg0)
-        .args(args)
-        .env("GNUTLS_NO_IMPLICIT_INIT", "1")
-        .exec();
-}
-
-#[cfg(not(target_os = "linux"))]
-fn without_implicit_gnutls_init() {}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Serve) {
-        without_implicit_gnutls_init();
-    }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -74,12 +49,15 @@ fn main() -> ExitCode {
         }
     };
     tune_malloc(settings.workers);
-    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+    // `Settings::validate` has parsed the filter already.
+    let filter = settings.log_filter().unwrap_or_default();
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
+        .with(filter)
         .init();
     let result = match cli.command {
         Command::Serve => actix_web::rt::System::new().block_on(tessera::cli::serve(settings)),
