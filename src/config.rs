@@ -430,7 +430,6 @@ impl Settings {
         Ok(())
     }
 
-    /// Checks every setting; the error names the first offending key.
     /// The log filter: comma-separated `target=level` directives and a bare default level
     /// (`info`, `warn,tessera=debug`, `info,tessera::access=off`). A plain target filter rather
     /// than `EnvFilter`, whose directive parser compiles regular expressions at every start.
@@ -440,6 +439,7 @@ impl Settings {
         })
     }
 
+    /// Checks every setting; the error names the first offending key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         validate_issuer(&self.issuer).map_err(|r| ConfigError::new("issuer", r))?;
         self.bind.parse::<SocketAddr>().map_err(|_| {

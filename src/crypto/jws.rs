@@ -123,9 +123,9 @@ pub fn thumbprint(jwk: &Value) -> anyhow::Result<String> {
 /// provider set-up for each one (≈ 40 % of an ES256 signature). Here each signer keeps a small
 /// pool of contexts initialised once (`EVP_PKEY_sign_init` + padding + digest), and a signature
 /// is the SHA-256 of the signing input plus one `EVP_PKEY_sign` — what `openssl speed` measures.
-/// ES256 signs with AWS-LC (through `aws-lc-rs`), whose P-256 is ≈ 20 % faster than OpenSSL
-/// 3.0's here (`openssl speed ecdsap256` against the same signature in AWS-LC; see
-/// docs/BENCHMARKS.md); the key is still parsed and checked by OpenSSL first.
+/// ES256 signs with AWS-LC (through `aws-lc-rs`), whose P-256 signature is ≈ 20 % cheaper than
+/// OpenSSL 3.0's here (a signing loop of each; docs/BENCHMARKS.md, change 13); the key is still
+/// parsed and checked by OpenSSL first.
 /// Ed25519 has no prehashed form: it keeps its parsed key and signs one-shot.
 pub struct Signer {
     pub kid: String,

@@ -389,9 +389,11 @@ mod tests {
                 })
                 .collect();
             for t in threads {
-                t.join()
+                let mode = t
+                    .join()
                     .unwrap()
                     .unwrap_or_else(|e| panic!("round {round}: {e}"));
+                assert_eq!(mode, "wal", "round {round}");
             }
         }
     }
