@@ -26,7 +26,7 @@ fn successor_aad(presented_hash: &str) -> Vec<u8> {
 }
 
 /// A new family for the code exchange and its first refresh token: the plain token, and the
-/// rows the caller stores with `Store::create_family` (in the same storage call as the code's
+/// rows the caller stores with `Store::record_redemption` (in the same transaction as the code's
 /// redemption record).
 pub fn new_family(
     core: &Core,

@@ -190,7 +190,7 @@ async fn authorization_code_grant(
         redemption.clone(),
     );
     // One trip to the storage thread: the user (fresh from SQL: a disabled user gets no
-    // tokens), the durable redemption record, and the family. A record already there means the
+    // tokens), the durable redemption record and the family, in one transaction. A record already there means the
     // code was redeemed before (a session store that lost the consumption): no family, refuse
     // and revoke below.
     let (user, first) = core
@@ -199,10 +199,8 @@ async fn authorization_code_grant(
             let Some(user) = s.get_active_user(&uid)? else {
                 return Ok((None, true));
             };
-            let first = s.record_redemption(&k, &cid, &user.id, &r, now)?;
-            if let (true, Some((family, token))) = (first, &family) {
-                s.create_family(family, token)?;
-            }
+            let family = family.as_ref().map(|(f, t)| (f, t));
+            let first = s.record_redemption(&k, &cid, &user.id, &r, family, now)?;
             Ok((Some(user), first))
         })
         .await

@@ -15,8 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
+use super::refresh::insert_family;
 use super::schema::{consents, redeemed_codes, revoked_tokens};
-use super::{DbConn, Store, map_err, unix_now};
+use super::{DbConn, Family, NewRefreshToken, Store, map_err, unix_now};
 use crate::storage::{Revisions, StorageError, StorageResult};
 
 /// Change counter of revoked access tokens (direct or through a revoked family).
@@ -198,32 +199,57 @@ impl Store {
         })
     }
 
-    /// Records the first redemption of a code. `Ok(false)` when it was already redeemed.
+    /// Records the first redemption of a code and, in the same transaction, the refresh-token
+    /// family it starts (when it starts one): one commit, so never a record without its family,
+    /// and one sync. `Ok(false)`, with nothing written, when the code was already redeemed.
     pub fn record_redemption(
         &self,
         code_hash: &str,
         client_id: &str,
         user_id: &str,
         redemption: &Redemption,
+        family: Option<(&Family, &NewRefreshToken)>,
         now: i64,
     ) -> StorageResult<bool> {
-        let inserted = self.with_conn(|c| {
-            diesel::insert_into(redeemed_codes::table)
-                .values((
-                    redeemed_codes::code_hash.eq(code_hash),
-                    redeemed_codes::client_id.eq(client_id),
-                    redeemed_codes::user_id.eq(user_id),
-                    redeemed_codes::access_token_jti.eq(&redemption.access_token_jti),
-                    redeemed_codes::redeemed_at.eq(now),
-                    redeemed_codes::expires_at.eq(redemption.expires_at),
-                ))
-                .execute(c)
-                .map_err(map_err)
-        });
-        match inserted {
-            Ok(_) => Ok(true),
-            Err(StorageError::Conflict(_)) => Ok(false),
-            Err(e) => Err(e),
+        /// Why the transaction rolled back.
+        enum Failed {
+            Redeemed,
+            Db(diesel::result::Error),
+        }
+        impl From<diesel::result::Error> for Failed {
+            fn from(e: diesel::result::Error) -> Self {
+                Failed::Db(e)
+            }
+        }
+        let outcome = self.with_conn(|conn| {
+            Ok(conn.transaction(|c| {
+                diesel::insert_into(redeemed_codes::table)
+                    .values((
+                        redeemed_codes::code_hash.eq(code_hash),
+                        redeemed_codes::client_id.eq(client_id),
+                        redeemed_codes::user_id.eq(user_id),
+                        redeemed_codes::access_token_jti.eq(&redemption.access_token_jti),
+                        redeemed_codes::redeemed_at.eq(now),
+                        redeemed_codes::expires_at.eq(redemption.expires_at),
+                    ))
+                    .execute(c)
+                    .map_err(|e| match e {
+                        diesel::result::Error::DatabaseError(
+                            diesel::result::DatabaseErrorKind::UniqueViolation,
+                            _,
+                        ) => Failed::Redeemed,
+                        other => Failed::Db(other),
+                    })?;
+                if let Some((family, first)) = family {
+                    insert_family(c, family, first)?;
+                }
+                Ok::<_, Failed>(())
+            }))
+        })?;
+        match outcome {
+            Ok(()) => Ok(true),
+            Err(Failed::Redeemed) => Ok(false),
+            Err(Failed::Db(e)) => Err(map_err(e)),
         }
     }
 
@@ -343,5 +369,150 @@ impl Store {
                     .map_err(map_err)?;
             Ok(a + b)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DatabaseTarget;
+    use crate::protocol::user::User;
+    use crate::storage::sql::schema::{refresh_tokens, token_families};
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let target = DatabaseTarget::Sqlite(dir.path().join("t.db"));
+        crate::storage::sql::migrate(&target).unwrap();
+        let store = Store::connect(&target, 2, 0).unwrap();
+        store
+            .insert_user(&User {
+                id: "u1".into(),
+                username: "ada".into(),
+                email: "ada@example.com".into(),
+                email_verified: false,
+                name: None,
+                given_name: None,
+                family_name: None,
+                password_hash: None,
+                disabled: false,
+                created_at: 1,
+                updated_at: 1,
+            })
+            .unwrap();
+        let hasher = crate::crypto::secrets::SecretHasher::new([3; 32]);
+        let web = crate::flows::clients::ClientChanges {
+            id: Some("web".into()),
+            name: Some("Web".into()),
+            redirect_uris: Some(vec!["https://app.example/cb".into()]),
+            ..Default::default()
+        };
+        crate::flows::clients::create(&store, &hasher, web, 1).unwrap();
+        (dir, store)
+    }
+
+    fn family(id: &str, client_id: &str) -> (Family, NewRefreshToken) {
+        let family = Family {
+            id: id.into(),
+            client_id: client_id.into(),
+            user_id: "u1".into(),
+            scope: "openid offline_access".into(),
+            sid: None,
+            auth_time: 100,
+            created_at: 100,
+            absolute_expires_at: 10_000,
+            revoked_at: None,
+        };
+        let first = NewRefreshToken {
+            hash: format!("hash-{id}"),
+            sealed: None,
+            expires_at: 5_000,
+            access_jti: format!("jti-{id}"),
+            access_expires_at: 1_000,
+        };
+        (family, first)
+    }
+
+    fn counts(s: &Store) -> (i64, i64, i64) {
+        s.with_conn(|c| {
+            Ok((
+                redeemed_codes::table
+                    .count()
+                    .get_result(c)
+                    .map_err(map_err)?,
+                token_families::table
+                    .count()
+                    .get_result(c)
+                    .map_err(map_err)?,
+                refresh_tokens::table
+                    .count()
+                    .get_result(c)
+                    .map_err(map_err)?,
+            ))
+        })
+        .unwrap()
+    }
+
+    fn redemption(jti: &str) -> Redemption {
+        Redemption {
+            access_token_jti: jti.into(),
+            expires_at: 1_000,
+        }
+    }
+
+    /// The redemption record and the family it starts are one transaction: a code redeemed
+    /// twice starts no second family, and a family that cannot be written leaves no record
+    /// (the code can still be redeemed, not "already used" with no tokens to show for it).
+    #[test]
+    fn redemption_and_family_commit_together() {
+        let (_dir, s) = store();
+        let (f1, t1) = family("f1", "web");
+        assert!(
+            s.record_redemption(
+                "code-a",
+                "web",
+                "u1",
+                &redemption("a1"),
+                Some((&f1, &t1)),
+                100
+            )
+            .unwrap()
+        );
+        assert_eq!(counts(&s), (1, 1, 1));
+
+        let (f2, t2) = family("f2", "web");
+        assert!(
+            !s.record_redemption(
+                "code-a",
+                "web",
+                "u1",
+                &redemption("a2"),
+                Some((&f2, &t2)),
+                101
+            )
+            .unwrap()
+        );
+        assert_eq!(counts(&s), (1, 1, 1), "a second redemption wrote nothing");
+        assert_eq!(s.find_redemption("code-a").unwrap(), Some(redemption("a1")));
+
+        // The family refers to a client that does not exist: the whole write fails.
+        let (f3, t3) = family("f3", "gone");
+        let r = s.record_redemption(
+            "code-b",
+            "web",
+            "u1",
+            &redemption("b1"),
+            Some((&f3, &t3)),
+            102,
+        );
+        assert!(r.is_err(), "{r:?}");
+        assert_eq!(counts(&s), (1, 1, 1), "no record without its family");
+        assert_eq!(s.find_redemption("code-b").unwrap(), None);
+
+        // Without a family, only the record.
+        assert!(
+            s.record_redemption("code-c", "web", "u1", &redemption("c1"), None, 103)
+                .unwrap()
+        );
+        assert_eq!(counts(&s), (2, 1, 1));
     }
 }

@@ -46,15 +46,16 @@ pub enum DbConn {
 #[derive(Debug, Clone)]
 struct Manager {
     target: DatabaseTarget,
-    /// SQLite commits without waiting for the disk (see [`Store::run_unsynced`]).
-    unsynced: bool,
+}
+
+/// A pooled connection, and whether its SQLite commits wait for the disk
+/// (`synchronous = FULL`) or not (`NORMAL`, see [`Store::run_unsynced`]).
+struct Pooled {
+    conn: DbConn,
+    synced: bool,
 }
 
 fn establish(target: &DatabaseTarget) -> ConnectionResult<DbConn> {
-    establish_with(target, false)
-}
-
-fn establish_with(target: &DatabaseTarget, unsynced: bool) -> ConnectionResult<DbConn> {
     match target {
         DatabaseTarget::Postgres(url) => {
             PgConnection::establish(&with_connect_timeout(url)).map(DbConn::Pg)
@@ -66,7 +67,7 @@ fn establish_with(target: &DatabaseTarget, unsynced: bool) -> ConnectionResult<D
             let deadline = std::time::Instant::now() + SQLITE_BUSY_TIMEOUT;
             let mut pause = Duration::from_millis(2);
             loop {
-                match open_sqlite(path, unsynced) {
+                match open_sqlite(path) {
                     Err(ConnectionError::BadConnection(m))
                         if is_busy(&m) && std::time::Instant::now() < deadline =>
                     {
@@ -83,17 +84,15 @@ fn establish_with(target: &DatabaseTarget, unsynced: bool) -> ConnectionResult<D
 /// How long a SQLite connection waits for another one's lock.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn open_sqlite(path: &std::path::Path, unsynced: bool) -> ConnectionResult<SqliteConnection> {
+/// Opens a SQLite connection whose commits wait for the disk (`synchronous = FULL`).
+fn open_sqlite(path: &std::path::Path) -> ConnectionResult<SqliteConnection> {
     let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
     conn.batch_execute(&format!(
-        "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;",
+        "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+         PRAGMA synchronous = FULL;",
         SQLITE_BUSY_TIMEOUT.as_millis()
     ))
     .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
-    if unsynced {
-        conn.batch_execute("PRAGMA synchronous = NORMAL;")
-            .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
-    }
     Ok(conn)
 }
 
@@ -115,19 +114,21 @@ fn with_connect_timeout(url: &str) -> String {
 }
 
 impl ManageConnection for Manager {
-    type Connection = DbConn;
+    type Connection = Pooled;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<DbConn, r2d2::Error> {
-        establish_with(&self.target, self.unsynced).map_err(r2d2::Error::ConnectionError)
+    fn connect(&self) -> Result<Pooled, r2d2::Error> {
+        establish(&self.target)
+            .map(|conn| Pooled { conn, synced: true })
+            .map_err(r2d2::Error::ConnectionError)
     }
 
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        conn.ping().map_err(r2d2::Error::QueryError)
+    fn is_valid(&self, pooled: &mut Pooled) -> Result<(), r2d2::Error> {
+        pooled.conn.ping().map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, conn: &mut DbConn) -> bool {
-        conn.is_broken()
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
+        pooled.conn.is_broken()
     }
 }
 
@@ -135,11 +136,10 @@ impl ManageConnection for Manager {
 pub struct Store {
     pool: r2d2::Pool<Manager>,
     target: DatabaseTarget,
-    /// The helper threads of r2d2 (opening connections, reaping idle ones), shared by the
-    /// pools of one database.
-    helpers: Arc<scheduled_thread_pool::ScheduledThreadPool>,
-    /// The same SQLite database through connections that commit without waiting for the disk,
-    /// opened on first use (see [`Store::run_unsynced`]).
+    /// Whether SQLite commits through this view wait for the disk.
+    synced: bool,
+    /// The view of the same pool whose SQLite commits do not wait for the disk, made on first
+    /// use (see [`Store::run_unsynced`]).
     unsynced: OnceLock<Box<Store>>,
 }
 
@@ -200,49 +200,43 @@ impl Store {
                 .thread_name_pattern("r2d2-worker-{}")
                 .build(),
         );
-        Self::connect_with(target, pool_size, min_idle, false, helpers)
-    }
-
-    fn connect_with(
-        target: &DatabaseTarget,
-        pool_size: u32,
-        min_idle: u32,
-        unsynced: bool,
-        helpers: Arc<scheduled_thread_pool::ScheduledThreadPool>,
-    ) -> anyhow::Result<Store> {
         let pool = r2d2::Pool::builder()
-            .thread_pool(helpers.clone())
+            .thread_pool(helpers)
             .max_size(pool_size)
             .min_idle(Some(min_idle.min(pool_size)))
             .connection_timeout(Duration::from_secs(5))
             .test_on_check_out(false)
             .build(Manager {
                 target: target.clone(),
-                unsynced,
             })
             .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
         Ok(Store {
             pool,
             target: target.clone(),
-            helpers,
+            synced: true,
             unsynced: OnceLock::new(),
         })
     }
 
-    /// This database for [`Store::run_unsynced`]: on SQLite a second pool on the same file
-    /// (opened on first use) whose connections commit with `synchronous = NORMAL`; on
-    /// PostgreSQL this store itself.
-    fn unsynced(&self) -> StorageResult<&Store> {
-        if self.target.is_postgres() {
-            return Ok(self);
+    /// This database for [`Store::run_unsynced`]: on SQLite a view of the same pool whose
+    /// connections commit with `synchronous = NORMAL` while it holds them; on PostgreSQL this
+    /// store itself.
+    ///
+    /// One pool, not a second one on the same file: each SQLite connection keeps its own page
+    /// cache, which every commit through another connection invalidates, so two pools taking
+    /// turns re-read the pages they had (docs/BENCHMARKS.md, change 14).
+    fn unsynced(&self) -> &Store {
+        if self.target.is_postgres() || !self.synced {
+            return self;
         }
-        if let Some(s) = self.unsynced.get() {
-            return Ok(s);
-        }
-        let size = self.pool.max_size();
-        let store = Self::connect_with(&self.target, size, 0, true, self.helpers.clone())
-            .map_err(StorageError::Unavailable)?;
-        Ok(self.unsynced.get_or_init(|| Box::new(store)))
+        self.unsynced.get_or_init(|| {
+            Box::new(Store {
+                pool: self.pool.clone(),
+                target: self.target.clone(),
+                synced: false,
+                unsynced: OnceLock::new(),
+            })
+        })
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -254,10 +248,23 @@ impl Store {
         &self,
         f: impl FnOnce(&mut DbConn) -> StorageResult<T>,
     ) -> StorageResult<T> {
-        let mut conn = self.pool.get().map_err(|e| {
+        let mut pooled = self.pool.get().map_err(|e| {
             StorageError::Unavailable(anyhow::anyhow!("no database connection: {e}"))
         })?;
-        f(&mut conn)
+        if pooled.synced != self.synced
+            && let DbConn::Sqlite(lite) = &mut pooled.conn
+        {
+            // Outside any transaction (each use ends its own), so the switch takes effect at
+            // once; a connection that failed to switch is not used.
+            lite.batch_execute(if self.synced {
+                "PRAGMA synchronous = FULL;"
+            } else {
+                "PRAGMA synchronous = NORMAL;"
+            })
+            .map_err(map_err)?;
+            pooled.synced = self.synced;
+        }
+        f(&mut pooled.conn)
     }
 
     /// Like [`Store::run`], for writes that need not wait for the disk: on SQLite they commit
@@ -272,7 +279,7 @@ impl Store {
         self: &Arc<Self>,
         f: impl FnOnce(&Store) -> StorageResult<T> + Send + 'static,
     ) -> StorageResult<T> {
-        self.run(move |s| f(s.unsynced()?)).await
+        self.run(move |s| f(s.unsynced())).await
     }
 
     /// Runs a blocking storage operation off the async workers.
@@ -353,16 +360,22 @@ mod tests {
     }
 
     /// Only what `run_unsynced` runs skips the sync at commit; every other write is durable
-    /// when it returns (SQLite: 2 = FULL, 1 = NORMAL).
+    /// when it returns (SQLite: 2 = FULL, 1 = NORMAL) — also on a connection that served
+    /// `run_unsynced` before (one pool: the level is switched at check-out).
     #[tokio::test]
     async fn only_unsynced_writes_skip_the_sync() {
         let dir = tempfile::tempdir().unwrap();
         let target = DatabaseTarget::Sqlite(dir.path().join("t.db"));
         migrate(&target).unwrap();
-        let store = Arc::new(Store::connect(&target, 2, 0).unwrap());
+        let store = Arc::new(Store::connect(&target, 1, 0).unwrap());
         assert_eq!(store.run(|s| Ok(synchronous(s))).await.unwrap(), 2);
         assert_eq!(store.run_unsynced(|s| Ok(synchronous(s))).await.unwrap(), 1);
         assert_eq!(store.run(|s| Ok(synchronous(s))).await.unwrap(), 2);
+        assert_eq!(
+            store.pool.state().connections,
+            1,
+            "one connection served all three"
+        );
     }
 
     /// Many connections opening one new database at once: every one of them comes up in WAL

@@ -76,6 +76,16 @@ struct TokenRow {
     successor_sealed: Option<Vec<u8>>,
 }
 
+/// Inserts a new family and its first token (inside the caller's transaction).
+pub(super) fn insert_family(
+    c: &mut DbConn,
+    family: &Family,
+    first: &NewRefreshToken,
+) -> QueryResult<()> {
+    diesel::insert_into(tf::table).values(family).execute(c)?;
+    insert_token(c, &family.id, first, family.created_at)
+}
+
 fn insert_token(c: &mut DbConn, family_id: &str, t: &NewRefreshToken, now: i64) -> QueryResult<()> {
     diesel::insert_into(rt::table)
         .values((
@@ -137,11 +147,8 @@ impl Store {
     /// Starts a family with its first refresh token (and records the access token issued with it).
     pub fn create_family(&self, family: &Family, first: &NewRefreshToken) -> StorageResult<()> {
         self.with_conn(|conn| {
-            conn.transaction(|c| {
-                diesel::insert_into(tf::table).values(family).execute(c)?;
-                insert_token(c, &family.id, first, family.created_at)
-            })
-            .map_err(map_err)
+            conn.transaction(|c| insert_family(c, family, first))
+                .map_err(map_err)
         })
     }
 
