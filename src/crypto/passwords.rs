@@ -118,8 +118,8 @@ fn verify_in(password: &str, stored: &str, memory: &mut Vec<Block>) -> bool {
 
 /// A block array of `blocks` blocks. On Linux its pages are advised for transparent huge pages
 /// before they are first touched: argon2 reads blocks at data-dependent places all over its
-/// 19 MiB, and with 4 KiB pages most such reads miss the TLB (a costly page walk, more so in
-/// a virtual machine). The kernel backs each 2 MiB-aligned stretch of it with one huge page
+/// 19 MiB, and with 4 KiB pages many such reads miss the TLB (a page walk, two in a virtual
+/// machine). The kernel backs each 2 MiB-aligned stretch of it with one huge page
 /// where it can, and with 4 KiB pages otherwise (docs/BENCHMARKS.md, change 15).
 fn block_array(blocks: usize) -> Vec<Block> {
     let mut memory: Vec<Block> = Vec::with_capacity(blocks);

@@ -190,9 +190,9 @@ async fn authorization_code_grant(
         redemption.clone(),
     );
     // One trip to the storage thread: the user (fresh from SQL: a disabled user gets no
-    // tokens), the durable redemption record and the family, in one transaction. A record already there means the
-    // code was redeemed before (a session store that lost the consumption): no family, refuse
-    // and revoke below.
+    // tokens), then the durable redemption record and the family in one transaction. A record
+    // already there means the code was redeemed before (a session store that lost the
+    // consumption): nothing is written, refuse and revoke below.
     let (user, first) = core
         .store
         .run(move |s| {
