@@ -306,16 +306,9 @@ pub fn set_password(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DatabaseTarget;
     use crate::crypto::passwords::{PHC_PREFIX, verify_password};
 
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let target = DatabaseTarget::Sqlite(dir.path().join("t.db"));
-        crate::storage::sql::migrate(&target).unwrap();
-        let store = Store::connect(&target, 2, 0).unwrap();
-        (dir, store)
-    }
+    use crate::storage::sql::test_store as store;
 
     fn spec(username: &str) -> UserSpec {
         UserSpec {
@@ -517,35 +510,10 @@ mod tests {
 
     #[test]
     fn disabling_revokes_the_families_in_the_same_write() {
-        use crate::storage::sql::{Family, NewRefreshToken};
         let (_dir, s) = store();
-        let hasher = crate::crypto::secrets::SecretHasher::new([3; 32]);
-        let changes = crate::flows::clients::ClientChanges {
-            id: Some("web".into()),
-            name: Some("Web".into()),
-            redirect_uris: Some(vec!["https://app.example/cb".into()]),
-            ..Default::default()
-        };
-        crate::flows::clients::create(&s, &hasher, changes, 100).unwrap();
+        crate::storage::sql::test_client(&s, "web", 100);
         let ada = create(&s, spec("ada"), "password1", 100).unwrap();
-        let family = Family {
-            id: "f1".into(),
-            client_id: "web".into(),
-            user_id: ada.sub.clone(),
-            scope: "openid offline_access".into(),
-            sid: None,
-            auth_time: 100,
-            created_at: 100,
-            absolute_expires_at: 10_000,
-            revoked_at: None,
-        };
-        let first = NewRefreshToken {
-            hash: "h1".into(),
-            sealed: None,
-            expires_at: 5_000,
-            access_jti: "jti-1".into(),
-            access_expires_at: 1_000,
-        };
+        let (family, first) = crate::storage::sql::test_family("f1", "web", &ada.sub);
         s.create_family(&family, &first).unwrap();
         let before = s.view_revisions().unwrap();
 
@@ -555,17 +523,17 @@ mod tests {
         let after = s.view_revisions().unwrap();
         assert_eq!(after.users, before.users + 1);
         assert_eq!(after.revocations, before.revocations + 1);
-        assert!(s.is_access_token_revoked("jti-1").unwrap());
+        assert!(s.is_access_token_revoked("jti-f1").unwrap());
         assert!(
             s.revoked_access_tokens()
                 .unwrap()
-                .contains(&"jti-1".to_string())
+                .contains(&"jti-f1".to_string())
         );
 
         // Enabling again restores neither; disabling again revokes nothing new.
         s.set_user_disabled(&ada.sub, false, 300).unwrap();
         s.set_user_disabled(&ada.sub, true, 400).unwrap();
         assert_eq!(s.view_revisions().unwrap().revocations, after.revocations);
-        assert!(s.is_access_token_revoked("jti-1").unwrap());
+        assert!(s.is_access_token_revoked("jti-f1").unwrap());
     }
 }

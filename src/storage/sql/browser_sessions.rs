@@ -231,33 +231,10 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DatabaseTarget;
-    use crate::protocol::user::User;
 
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let target = DatabaseTarget::Sqlite(dir.path().join("t.db"));
-        crate::storage::sql::migrate(&target).unwrap();
-        let store = Store::connect(&target, 2, 0).unwrap();
-        (dir, store)
-    }
+    use crate::storage::sql::test_store as store;
 
-    fn user(s: &Store, id: &str, username: &str) {
-        s.insert_user(&User {
-            id: id.into(),
-            username: username.into(),
-            email: format!("{username}@example.com"),
-            email_verified: false,
-            name: None,
-            given_name: None,
-            family_name: None,
-            password_hash: None,
-            disabled: false,
-            created_at: 1,
-            updated_at: 1,
-        })
-        .unwrap();
-    }
+    use crate::storage::sql::test_user as user;
 
     fn record(sid: &str, user_id: &str, created_at: i64) -> BrowserSessionRecord {
         BrowserSessionRecord {

@@ -375,61 +375,14 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DatabaseTarget;
-    use crate::protocol::user::User;
     use crate::storage::sql::schema::{refresh_tokens, token_families};
+    use crate::storage::sql::test_family;
 
     fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let target = DatabaseTarget::Sqlite(dir.path().join("t.db"));
-        crate::storage::sql::migrate(&target).unwrap();
-        let store = Store::connect(&target, 2, 0).unwrap();
-        store
-            .insert_user(&User {
-                id: "u1".into(),
-                username: "ada".into(),
-                email: "ada@example.com".into(),
-                email_verified: false,
-                name: None,
-                given_name: None,
-                family_name: None,
-                password_hash: None,
-                disabled: false,
-                created_at: 1,
-                updated_at: 1,
-            })
-            .unwrap();
-        let hasher = crate::crypto::secrets::SecretHasher::new([3; 32]);
-        let web = crate::flows::clients::ClientChanges {
-            id: Some("web".into()),
-            name: Some("Web".into()),
-            redirect_uris: Some(vec!["https://app.example/cb".into()]),
-            ..Default::default()
-        };
-        crate::flows::clients::create(&store, &hasher, web, 1).unwrap();
+        let (dir, store) = crate::storage::sql::test_store();
+        crate::storage::sql::test_user(&store, "u1", "ada");
+        crate::storage::sql::test_client(&store, "web", 1);
         (dir, store)
-    }
-
-    fn family(id: &str, client_id: &str) -> (Family, NewRefreshToken) {
-        let family = Family {
-            id: id.into(),
-            client_id: client_id.into(),
-            user_id: "u1".into(),
-            scope: "openid offline_access".into(),
-            sid: None,
-            auth_time: 100,
-            created_at: 100,
-            absolute_expires_at: 10_000,
-            revoked_at: None,
-        };
-        let first = NewRefreshToken {
-            hash: format!("hash-{id}"),
-            sealed: None,
-            expires_at: 5_000,
-            access_jti: format!("jti-{id}"),
-            access_expires_at: 1_000,
-        };
-        (family, first)
     }
 
     fn counts(s: &Store) -> (i64, i64, i64) {
@@ -465,7 +418,7 @@ mod tests {
     #[test]
     fn redemption_and_family_commit_together() {
         let (_dir, s) = store();
-        let (f1, t1) = family("f1", "web");
+        let (f1, t1) = test_family("f1", "web", "u1");
         assert!(
             s.record_redemption(
                 "code-a",
@@ -479,7 +432,7 @@ mod tests {
         );
         assert_eq!(counts(&s), (1, 1, 1));
 
-        let (f2, t2) = family("f2", "web");
+        let (f2, t2) = test_family("f2", "web", "u1");
         assert!(
             !s.record_redemption(
                 "code-a",
@@ -495,7 +448,7 @@ mod tests {
         assert_eq!(s.find_redemption("code-a").unwrap(), Some(redemption("a1")));
 
         // The family refers to a client that does not exist: the whole write fails.
-        let (f3, t3) = family("f3", "gone");
+        let (f3, t3) = test_family("f3", "gone", "u1");
         let r = s.record_redemption(
             "code-b",
             "web",

@@ -324,6 +324,75 @@ pub(crate) fn map_err(e: DieselError) -> StorageError {
     }
 }
 
+/// A migrated SQLite store in a new temporary directory, for unit tests (keep the directory
+/// alive as long as the store).
+#[cfg(test)]
+pub(crate) fn test_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let target = DatabaseTarget::Sqlite(dir.path().join("t.db"));
+    migrate(&target).unwrap();
+    let store = Store::connect(&target, 2, 0).unwrap();
+    (dir, store)
+}
+
+/// Inserts a user without a password, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_user(store: &Store, id: &str, username: &str) {
+    store
+        .insert_user(&crate::protocol::user::User {
+            id: id.into(),
+            username: username.into(),
+            email: format!("{username}@example.com"),
+            email_verified: false,
+            name: None,
+            given_name: None,
+            family_name: None,
+            password_hash: None,
+            disabled: false,
+            created_at: 1,
+            updated_at: 1,
+        })
+        .unwrap();
+}
+
+/// Registers a web client `id` (redirect URI `https://app.example/cb`), for unit tests.
+#[cfg(test)]
+pub(crate) fn test_client(store: &Store, id: &str, now: i64) {
+    let hasher = crate::crypto::secrets::SecretHasher::new([3; 32]);
+    let changes = crate::flows::clients::ClientChanges {
+        id: Some(id.into()),
+        name: Some("Web".into()),
+        redirect_uris: Some(vec!["https://app.example/cb".into()]),
+        ..Default::default()
+    };
+    crate::flows::clients::create(store, &hasher, changes, now).unwrap();
+}
+
+/// A refresh-token family `id` of `user_id` and `client_id` and its first token (hash
+/// `hash-{id}`, access token `jti-{id}`), for unit tests.
+#[cfg(test)]
+pub(crate) fn test_family(id: &str, client_id: &str, user_id: &str) -> (Family, NewRefreshToken) {
+    let family = Family {
+        id: id.into(),
+        client_id: client_id.into(),
+        user_id: user_id.into(),
+        scope: "openid offline_access".into(),
+        sid: None,
+        auth_time: 100,
+        created_at: 100,
+        absolute_expires_at: 10_000,
+        revoked_at: None,
+    };
+    let first = NewRefreshToken {
+        hash: format!("hash-{id}"),
+        sealed: None,
+        expires_at: 5_000,
+        access_jti: format!("jti-{id}"),
+        access_expires_at: 1_000,
+    };
+    (family, first)
+}
+
 /// Unix seconds now (storage timestamps are unix seconds).
 pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()

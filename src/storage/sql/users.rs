@@ -222,15 +222,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DatabaseTarget;
 
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let target = DatabaseTarget::Sqlite(dir.path().join("t.db"));
-        super::super::migrate(&target).unwrap();
-        let store = Store::connect(&target, 2, 0).unwrap();
-        (dir, store)
-    }
+    use crate::storage::sql::test_store as store;
 
     fn user(id: &str, username: &str) -> User {
         User {
