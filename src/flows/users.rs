@@ -514,7 +514,16 @@ mod tests {
         crate::storage::sql::test_client(&s, "web", 100);
         let ada = create(&s, spec("ada"), "password1", 100).unwrap();
         let (family, first) = crate::storage::sql::test_family("f1", "web", &ada.sub);
-        s.create_family(&family, &first).unwrap();
+        // Started as the code exchange starts one.
+        let redemption = crate::storage::sql::Redemption {
+            access_token_jti: first.access_jti.clone(),
+            expires_at: first.access_expires_at,
+        };
+        let fam = Some((&family, &first));
+        assert!(
+            s.record_redemption("code-1", "web", &ada.sub, &redemption, fam, 100)
+                .unwrap()
+        );
         let before = s.view_revisions().unwrap();
 
         // One storage write, one transaction: whoever sees the user disabled sees the

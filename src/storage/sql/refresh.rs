@@ -76,7 +76,8 @@ struct TokenRow {
     successor_sealed: Option<Vec<u8>>,
 }
 
-/// Inserts a new family and its first token (inside the caller's transaction).
+/// Starts a family with its first refresh token (and records the access token issued with it),
+/// inside the caller's transaction (the code exchange's: `Store::record_redemption`).
 pub(super) fn insert_family(
     c: &mut DbConn,
     family: &Family,
@@ -144,14 +145,6 @@ pub(super) fn revoke_family_in(c: &mut DbConn, family_id: &str, now: i64) -> Que
 }
 
 impl Store {
-    /// Starts a family with its first refresh token (and records the access token issued with it).
-    pub fn create_family(&self, family: &Family, first: &NewRefreshToken) -> StorageResult<()> {
-        self.with_conn(|conn| {
-            conn.transaction(|c| insert_family(c, family, first))
-                .map_err(map_err)
-        })
-    }
-
     /// Presents refresh token `hash` for `client_id`: rotates it to `next`, replays the successor
     /// inside the retry window, or revokes the family on reuse. One transaction.
     pub fn rotate_refresh_token(
