@@ -41,6 +41,19 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
 }
 
+impl TokenResponse {
+    /// The JSON body, written once into a buffer of the right size (the tokens are most of it).
+    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        let tokens = self.access_token.len()
+            + self.id_token.as_ref().map_or(0, String::len)
+            + self.refresh_token.as_ref().map_or(0, String::len)
+            + self.scope.as_ref().map_or(0, String::len);
+        let mut body = Vec::with_capacity(tokens + 128);
+        serde_json::to_writer(&mut body, self)?;
+        Ok(body)
+    }
+}
+
 /// Handles one token request: `authorization` is the raw `Authorization` header, `body` the
 /// form body (already checked to be `application/x-www-form-urlencoded`). Returns the client
 /// too, so the caller can answer CORS for it.

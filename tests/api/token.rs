@@ -47,7 +47,10 @@ async fn client_credentials_tokens_verify_against_the_jwks(backend: Backend) {
         )
         .await;
     assert_eq!(r.status(), 200);
+    // RFC 6749 §5.1: a JSON body, never cached.
+    assert_eq!(r.headers()["content-type"], "application/json");
     assert_eq!(r.headers()["cache-control"], "no-store");
+    assert_eq!(r.headers()["pragma"], "no-cache");
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 600);

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
 use crate::flows::{Core, token};
 use crate::http::extract::form_body;
+use crate::protocol::OAuthError;
 
 pub async fn token(req: HttpRequest, payload: Payload, core: Data<Core>) -> HttpResponse {
     let origin = crate::http::cors::allowed_origin(&core, &req);
@@ -26,10 +27,17 @@ pub async fn token(req: HttpRequest, payload: Payload, core: Data<Core>) -> Http
                 o.to_str()
                     .is_ok_and(|o| client.origins().iter().any(|c| c == o))
             });
-            let resp = HttpResponse::Ok()
-                .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-                .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")))
-                .json(response);
+            let resp = match response.to_json() {
+                Ok(body) => HttpResponse::Ok()
+                    .insert_header((
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    ))
+                    .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+                    .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")))
+                    .body(body),
+                Err(e) => OAuthError::Server(e.into()).error_response(),
+            };
             (resp, origin)
         }
         Err(e) => (e.error_response(), origin),
