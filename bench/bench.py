@@ -558,20 +558,30 @@ class Bench:
 
     def measure_with_ceiling(self, setup, scenario, c, fn, key):
         """measure(), then a paired run that gives the figure the target is judged on: the same
-        load again (fn(seconds)) while the ceiling runs on the server's CPU at the same time.
+        load again (fn(2 × seconds)) while the server and the ceiling take turns on the
+        server's CPU, `PAIR_BLOCK_S` each (Alternation).
 
         The machine is shared: what a CPU-second buys drifts by 10-30 % within seconds (another
         tenant's load), so a ceiling measured before or after a run, even right before and
-        right after, compares the server with a different machine. Sharing the CPU for the
-        paired run, both processes are measured over the same seconds, each per CPU-second of
-        its own (utime + stime of the server, openssl speed's user time / bench/ceiling's CPU
-        time), so drift cancels out. The main run's figures (req/s, latency, req/CPU-s) are
-        untouched by it."""
+        right after, compares the server with a different machine. Taking turns every quarter
+        of a second, both are measured over the same seconds, each per CPU-second of its own
+        (utime + stime of the server, openssl speed's user time / bench/ceiling's CPU time), so
+        drift cancels out. Turns rather than both runnable at once: sharing the CPU through the
+        scheduler's time slices (milliseconds) cost the server 48-92 % more CPU per token
+        outside the signature (perf: kernel, Tessera and libc samples per token, next to a run
+        alone) and the ceiling's tight loop nothing measurable — a server's connections and
+        buffers go cold when its turns are that short, the ceiling's few kilobytes do not — so
+        that pairing judged the server under conditions no run of it alone has. With turns of
+        a quarter second the server's CPU per token, inside and outside OpenSSL, is what it is
+        in a run alone (docs/BENCHMARKS.md, *Before / after*). The main run's figures (req/s,
+        latency, req/CPU-s) are untouched by it."""
         r = self.measure(setup, scenario, c, fn)
-        seconds = self.args.paired_seconds * (2 if key == "argon2id_hash" else 1)
+        # Each gets about half of the wall time: twice the paired seconds for as much CPU.
+        seconds = 2 * self.args.paired_seconds * (2 if key == "argon2id_hash" else 1)
         proc = start_paired_ceiling(self.args, self.pinning, key, seconds)
         try:
-            p = self.measure(setup, scenario, c, lambda: fn(seconds))
+            with Alternation(setup.server.pid, proc):
+                p = self.measure(setup, scenario, c, lambda: fn(seconds))
         finally:
             ceiling = finish_paired_ceiling(proc, key, seconds)
         ratio = p["per_cpu_s"] / ceiling if p["per_cpu_s"] and ceiling else None
@@ -651,6 +661,60 @@ def ceilings(args, pinning):
     out["argon2id_hash"] = a2["per_cpu_s"]
     out["argon2id_detail"] = a2
     return out
+
+
+PAIR_BLOCK_S = 0.25
+
+
+class Alternation:
+    """While active, the server (its whole process group) and the ceiling process take turns:
+    one runs for PAIR_BLOCK_S while the other is stopped (SIGSTOP / SIGCONT). Both are left
+    running at the end, whatever happens. A stopped server only delays answers (a quarter of a
+    second, far inside the load generators' timeouts); CPU time accrues to neither while stopped."""
+
+    def __init__(self, server_pid, ceiling_proc):
+        self.server_group = os.getpgid(server_pid)
+        self.ceiling = ceiling_proc
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _signal_ceiling(self, sig):
+        try:
+            self.ceiling.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+    def _run(self):
+        server_turn = False
+        try:
+            while not self.done.is_set():
+                if server_turn:
+                    self._signal_ceiling(signal.SIGSTOP)
+                    os.killpg(self.server_group, signal.SIGCONT)
+                else:
+                    os.killpg(self.server_group, signal.SIGSTOP)
+                    self._signal_ceiling(signal.SIGCONT)
+                server_turn = not server_turn
+                self.done.wait(PAIR_BLOCK_S)
+        finally:
+            self._resume_both()
+
+    def _resume_both(self):
+        try:
+            os.killpg(self.server_group, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+        self._signal_ceiling(signal.SIGCONT)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.done.set()
+        self.thread.join(timeout=10)
+        self._resume_both()
+        return False
 
 
 def start_paired_ceiling(args, pinning, key, seconds):

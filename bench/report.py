@@ -88,8 +88,8 @@ def ceiling_for(res, scenario, alg):
 
 def judged(res, r, scenario, alg):
     """(key, server req/CPU-s, ceiling per CPU-second, ratio, paired) a run is judged on: its
-    paired run when it has one (bench.py measure_with_ceiling: the same load while the ceiling
-    shares the server's CPU), else its own figure against the ceiling from the start of the run.
+    paired run when it has one (bench.py measure_with_ceiling: the same load while the server and
+    the ceiling take turns on the server's CPU), else its own figure against the ceiling from the start of the run.
     """
     key, ceil = ceiling_for(res, scenario, alg)
     p = (r or {}).get("ceiling_paired")
@@ -266,10 +266,11 @@ def markdown(res):
              "the bench database and of redis-server (SQLite and oidc-provider's memory adapter are in-process). \"÷ op\" = Tessera ÷ oidc-provider, same scenario and connections "
              "(requests per CPU-second). \"÷ ceiling\" = requests per CPU-second ÷ the ceiling named for the scenario; "
              "for RS256 client credentials and the login it comes from a **paired run** after each run: the same "
-             "load again while the ceiling (openssl speed, bench/ceiling) runs on the server's CPU at the same time, "
-             "each measured per CPU-second of its own over the same seconds (given in brackets: server / ceiling), "
-             "because on this shared machine what a CPU-second buys drifts by 10-30 % within seconds, so that a "
-             "ceiling measured even right before or after a run compares the server with another machine.")
+             "load again while the server and the ceiling (openssl speed, bench/ceiling) take turns on the server's CPU, "
+             "a quarter of a second each, each measured per CPU-second of its own over the same seconds (given in "
+             "brackets: server / ceiling), because on this shared machine what a CPU-second buys drifts by 10-30 % "
+             "within seconds, so that a ceiling measured even right before or after a run compares the server with "
+             "another machine.")
     L.append("")
     for sc, alg, title, ckey, cname in SCENARIOS:
         if not any(k[1] == alg and k[2] == sc for k in runs):
