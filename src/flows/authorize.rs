@@ -279,19 +279,34 @@ async fn try_advance(
     };
     match (next?, user) {
         (Next::Issue, Some(user)) => {
-            if let Some(id) = id {
-                // Consume the interaction: it completes exactly once.
-                if core
+            let (code, grant) = new_code(core, req, &user, session)?;
+            let (key, ttl) = (
+                code_key(&code),
+                Duration::from_secs(core.settings.tokens.code_ttl),
+            );
+            let stored = match id {
+                // Consume the interaction (it completes exactly once) and store the code in
+                // one atomic step: no interaction is used up without its code.
+                Some(id) => match core
                     .sessions
-                    .take(Kind::AuthRequest, id)
+                    .take_and_insert((Kind::AuthRequest, id), (Kind::Code, &key), &grant, ttl)
                     .await
                     .map_err(unavailable)?
-                    .is_none()
                 {
-                    return Ok(expired_page());
-                }
+                    None => return Ok(expired_page()),
+                    Some(stored) => stored,
+                },
+                None => core
+                    .sessions
+                    .insert(Kind::Code, &key, &grant, ttl)
+                    .await
+                    .map_err(unavailable)?,
+            };
+            if !stored {
+                return Err(OAuthError::Server(anyhow::anyhow!(
+                    "authorization code collision"
+                )));
             }
-            let code = issue_code(core, req, &user, session).await?;
             let params = req
                 .target
                 .response_params(core.settings.issuer(), Ok(&code));
@@ -370,12 +385,13 @@ pub fn code_key(code: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(code.as_bytes()))
 }
 
-async fn issue_code(
+/// A fresh code for `user` and the grant it stands for, serialised for the session store.
+fn new_code(
     core: &Core,
     req: &AuthorizationRequest,
     user: &User,
     session: &BrowserSession,
-) -> Result<String, OAuthError> {
+) -> Result<(String, Vec<u8>), OAuthError> {
     let code = random::token::<32>().map_err(OAuthError::Server)?;
     let grant = CodeGrant {
         client_id: req.target.client_id().to_string(),
@@ -389,20 +405,5 @@ async fn issue_code(
         issued_at: core.clock.now(),
     };
     let bytes = serde_json::to_vec(&grant).map_err(|e| OAuthError::Server(e.into()))?;
-    let stored = core
-        .sessions
-        .insert(
-            Kind::Code,
-            &code_key(&code),
-            &bytes,
-            Duration::from_secs(core.settings.tokens.code_ttl),
-        )
-        .await
-        .map_err(unavailable)?;
-    if !stored {
-        return Err(OAuthError::Server(anyhow::anyhow!(
-            "authorization code collision"
-        )));
-    }
-    Ok(code)
+    Ok((code, bytes))
 }

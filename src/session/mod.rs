@@ -191,6 +191,26 @@ impl SessionStore {
         }
     }
 
+    /// Takes the live value under `taken` (as [`SessionStore::take`]) and, only when there was
+    /// one, stores `value` under `inserted` for `ttl` unless a live value is there (as
+    /// [`SessionStore::insert`]) — in one round trip to the store, atomically, so that nothing
+    /// can be taken without the insert being made. `None` when there was nothing to take
+    /// (nothing is stored then), else whether `value` was stored. The taken value is dropped.
+    pub async fn take_and_insert(
+        &self,
+        taken: (Kind, &str),
+        inserted: (Kind, &str),
+        value: &[u8],
+        ttl: Duration,
+    ) -> SessionResult<Option<bool>> {
+        check_key(taken.1)?;
+        check_key(inserted.1)?;
+        match self {
+            SessionStore::Sql(s) => s.take_and_insert(taken, inserted, value, ttl).await,
+            SessionStore::Redis(r) => r.take_and_insert(taken, inserted, value, ttl).await,
+        }
+    }
+
     /// Removes `key`; returns whether a live value was there.
     pub async fn delete(&self, kind: Kind, key: &str) -> SessionResult<bool> {
         check_key(key)?;

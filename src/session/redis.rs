@@ -104,6 +104,32 @@ impl RedisSessionStore {
         c.get_del(self.key(kind, key)).await.map_err(unavailable)
     }
 
+    /// `GETDEL` of one key and, when it had a value, `SET … NX PX` of the other, in one script
+    /// (atomic on the server).
+    pub async fn take_and_insert(
+        &self,
+        taken: (Kind, &str),
+        inserted: (Kind, &str),
+        value: &[u8],
+        ttl: Duration,
+    ) -> SessionResult<Option<bool>> {
+        let mut c = self.conn().await?;
+        let script = redis::Script::new(
+            "if not redis.call('GETDEL', KEYS[1]) then return -1 end \
+             if redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end \
+             return 0",
+        );
+        let n: i64 = script
+            .key(self.key(taken.0, taken.1))
+            .key(self.key(inserted.0, inserted.1))
+            .arg(value)
+            .arg(ttl.as_millis().max(1) as u64)
+            .invoke_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        Ok((n >= 0).then_some(n == 1))
+    }
+
     pub async fn delete(&self, kind: Kind, key: &str) -> SessionResult<bool> {
         let mut c = self.conn().await?;
         let n: i64 = c.del(self.key(kind, key)).await.map_err(unavailable)?;

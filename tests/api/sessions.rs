@@ -83,6 +83,73 @@ async fn conformance(s: Arc<SessionStore>) {
     assert_eq!(winners, 1);
     assert_eq!(s.get(Kind::Code, "c").await.unwrap(), None);
 
+    // take_and_insert: nothing to take, nothing stored
+    assert_eq!(
+        s.take_and_insert((Kind::AuthRequest, "t"), (Kind::Code, "t"), b"code", ttl)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(s.get(Kind::Code, "t").await.unwrap(), None);
+    // the take and the insert together
+    s.set(Kind::AuthRequest, "t", b"req", ttl).await.unwrap();
+    assert_eq!(
+        s.take_and_insert((Kind::AuthRequest, "t"), (Kind::Code, "t"), b"code", ttl)
+            .await
+            .unwrap(),
+        Some(true)
+    );
+    assert_eq!(s.get(Kind::AuthRequest, "t").await.unwrap(), None);
+    assert_eq!(
+        s.get(Kind::Code, "t").await.unwrap().as_deref(),
+        Some(&b"code"[..])
+    );
+    // a live value under the insert's key stays; the take stands
+    s.set(Kind::AuthRequest, "t", b"req", ttl).await.unwrap();
+    assert_eq!(
+        s.take_and_insert((Kind::AuthRequest, "t"), (Kind::Code, "t"), b"other", ttl)
+            .await
+            .unwrap(),
+        Some(false)
+    );
+    assert_eq!(s.get(Kind::AuthRequest, "t").await.unwrap(), None);
+    assert_eq!(
+        s.get(Kind::Code, "t").await.unwrap().as_deref(),
+        Some(&b"code"[..])
+    );
+    // one winner among 20: one insert made, under the winner's key only
+    s.set(Kind::AuthRequest, "race", b"req", ttl).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let key = format!("race{i}");
+            let r = s
+                .take_and_insert((Kind::AuthRequest, "race"), (Kind::Code, &key), b"c", ttl)
+                .await
+                .unwrap();
+            (r, s.get(Kind::Code, &key).await.unwrap().is_some())
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap());
+    }
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == (Some(true), true))
+            .count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| *o == (Some(true), true) || *o == (None, false)),
+        "{outcomes:?}"
+    );
+
     // two values in one round trip: each under its own kind, consumed ones invisible
     assert_eq!(
         s.get_both((Kind::Session, "a"), (Kind::Code, "c"))

@@ -113,24 +113,38 @@ impl SqlSessionStore {
             .run_unsynced(move |s| {
                 s.with_conn(|conn| {
                     let now = unix_now();
+                    conn.transaction(|c| take_live(c, &k, now)).map_err(map_err)
+                })
+            })
+            .await
+            .map_err(to_session)
+    }
+
+    /// The take and the insert in one transaction.
+    pub async fn take_and_insert(
+        &self,
+        taken: (Kind, &str),
+        inserted: (Kind, &str),
+        value: &[u8],
+        ttl: Duration,
+    ) -> SessionResult<Option<bool>> {
+        let (kt, ki) = (full_key(taken.0, taken.1), full_key(inserted.0, inserted.1));
+        let v = value.to_vec();
+        self.store
+            .run_unsynced(move |s| {
+                s.with_conn(|conn| {
+                    let now = unix_now();
                     conn.transaction(|c| {
-                        let claimed = diesel::update(
-                            se::table
-                                .filter(se::key.eq(&k))
-                                .filter(se::consumed.eq(false))
-                                .filter(se::expires_at.gt(now)),
-                        )
-                        .set(se::consumed.eq(true))
-                        .execute(c)?;
-                        if claimed == 0 {
+                        if take_live(c, &kt, now)?.is_none() {
                             return Ok(None);
                         }
-                        let v: Vec<u8> = se::table
-                            .filter(se::key.eq(&k))
-                            .select(se::value)
-                            .first(c)?;
-                        diesel::delete(se::table.filter(se::key.eq(&k))).execute(c)?;
-                        Ok(Some(v))
+                        // A live value is left alone and the take stands, as on Redis (an
+                        // insert that failed on the key would abort the whole transaction
+                        // on PostgreSQL).
+                        if live(c, &ki)?.is_some() {
+                            return Ok(Some(false));
+                        }
+                        put(c, &ki, &v, ttl, true).map(Some)
                     })
                     .map_err(map_err)
                 })
@@ -309,8 +323,28 @@ fn put(
     }
 }
 
+/// Consumes the live value under the full key `k`: the winner among concurrent callers is the
+/// one whose `UPDATE … SET consumed` changed the row (it takes the write lock first); it then
+/// reads and deletes the row. Call it in a transaction.
+fn take_live(c: &mut super::DbConn, k: &str, now: i64) -> diesel::QueryResult<Option<Vec<u8>>> {
+    let claimed = diesel::update(
+        se::table
+            .filter(se::key.eq(k))
+            .filter(se::consumed.eq(false))
+            .filter(se::expires_at.gt(now)),
+    )
+    .set(se::consumed.eq(true))
+    .execute(c)?;
+    if claimed == 0 {
+        return Ok(None);
+    }
+    let v: Vec<u8> = se::table.filter(se::key.eq(k)).select(se::value).first(c)?;
+    diesel::delete(se::table.filter(se::key.eq(k))).execute(c)?;
+    Ok(Some(v))
+}
+
 /// The live (unexpired, unconsumed) value under the full key `k`.
-fn live_value(c: &mut super::DbConn, k: &str) -> Result<Option<Vec<u8>>, StorageError> {
+fn live(c: &mut super::DbConn, k: &str) -> diesel::QueryResult<Option<Vec<u8>>> {
     se::table
         .filter(se::key.eq(k))
         .filter(se::expires_at.gt(unix_now()))
@@ -318,5 +352,8 @@ fn live_value(c: &mut super::DbConn, k: &str) -> Result<Option<Vec<u8>>, Storage
         .select(se::value)
         .first::<Vec<u8>>(c)
         .optional()
-        .map_err(map_err)
+}
+
+fn live_value(c: &mut super::DbConn, k: &str) -> Result<Option<Vec<u8>>, StorageError> {
+    live(c, k).map_err(map_err)
 }
