@@ -714,10 +714,28 @@ async fn consent_is_remembered_and_prompt_is_honoured(backend: Backend) {
     );
     let r = b.get(&authorize_url(app, "web", "openid email", "")).await;
     assert!(location(&r).starts_with(&format!("{}/consent", app.issuer)));
-    // Approving it adds `email` to the standing consent, which keeps `profile`.
+    // Approving it adds `email` to the standing consent, which keeps `profile`. The form sent
+    // eight times at once (a double click, a replay): one code, the others the expired page.
     let html = b.get(&location(&r)).await.text().await.unwrap();
-    let r = allow(&mut b, app, &html).await;
-    assert_status(&r, 303, "consent POST");
+    let submissions = (0..8).map(|_| {
+        let mut twin = Browser::new();
+        twin.cookie = b.cookie.clone();
+        let html = html.clone();
+        async move { allow(&mut twin, app, &html).await }
+    });
+    let responses = futures_util::future::join_all(submissions).await;
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 303).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 400).count(),
+        7,
+        "{statuses:?}"
+    );
+    let r = responses.into_iter().find(|r| r.status() == 303).unwrap();
     assert!(param(&location(&r), "code").is_some(), "{}", location(&r));
     let r = b
         .get(&authorize_url(
