@@ -286,7 +286,7 @@ async fn try_advance(
             );
             let stored = match id {
                 // Consume the interaction (it completes exactly once) and store the code in
-                // one atomic step: no interaction is used up without its code.
+                // one atomic step: a crash cannot use up the interaction without its code.
                 Some(id) => match core
                     .sessions
                     .take_and_insert((Kind::AuthRequest, id), (Kind::Code, &key), &grant, ttl)

@@ -193,9 +193,10 @@ impl SessionStore {
 
     /// Takes the live value under `taken` (as [`SessionStore::take`]) and, only when there was
     /// one, stores `value` under `inserted` for `ttl` unless a live value is there (as
-    /// [`SessionStore::insert`]) — in one round trip to the store, atomically, so that nothing
-    /// can be taken without the insert being made. `None` when there was nothing to take
-    /// (nothing is stored then), else whether `value` was stored. The taken value is dropped.
+    /// [`SessionStore::insert`]) — in one round trip to the store, atomically: no caller sees
+    /// one step without the other, and a crash cannot take without storing. `None`: nothing to
+    /// take, nothing stored; `Some(true)`: taken and stored; `Some(false)`: taken, and the live
+    /// value under `inserted` left as it was. The taken value is dropped.
     pub async fn take_and_insert(
         &self,
         taken: (Kind, &str),
