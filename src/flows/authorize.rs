@@ -22,7 +22,7 @@ use crate::protocol::interaction::{Authenticated, Next, Progress, next_step};
 use crate::protocol::params::Params;
 use crate::protocol::scope::Scopes;
 use crate::protocol::user::User;
-use crate::session::Kind;
+use crate::session::{Batch, Kind, Then};
 use crate::storage::sql::BrowserSessionRecord;
 
 /// A stored interaction: the verified request, the browser session it belongs to, and what has
@@ -147,7 +147,7 @@ pub async fn authorize(core: &Core, raw: &[u8], session_cookie: Option<&str>) ->
             };
         }
     };
-    let (session, created) = match browser::load_or_create(core, session_cookie).await {
+    let (session, create) = match browser::load_or_new(core, session_cookie).await {
         Ok(s) => s,
         Err(e) => {
             return Step {
@@ -156,6 +156,7 @@ pub async fn authorize(core: &Core, raw: &[u8], session_cookie: Option<&str>) ->
             };
         }
     };
+    let created = !create.is_empty();
     let interaction = Interaction {
         request,
         browser: session.key.clone(),
@@ -163,10 +164,12 @@ pub async fn authorize(core: &Core, raw: &[u8], session_cookie: Option<&str>) ->
         consented: false,
         created_at: core.clock.now(),
     };
-    let outcome = advance(core, interaction, &session, None, Record::Nothing).await;
+    let outcome = advance(core, interaction, &session, None, Record::Nothing, create).await;
+    // A new session is stored with the interaction it carries: only then is its cookie set.
+    let stored = matches!(outcome, Outcome::Login(_) | Outcome::Consent(_));
     Step {
         outcome,
-        set_session: created.then_some(session.cookie),
+        set_session: (created && stored).then_some(session.cookie),
     }
 }
 
@@ -181,15 +184,20 @@ pub enum Record {
 }
 
 /// Continues an interaction after the login or consent page (or right away from `/authorize`
-/// when `id` is `None`): decides the next step and stores or consumes the interaction.
+/// when `id` is `None`): decides the next step and stores or consumes the interaction. The
+/// session-store writes of `before` (a new or rotated browser session) are made first, in the
+/// same trip to the store where it can (see [`SessionStore::around`]).
+///
+/// [`SessionStore::around`]: crate::session::SessionStore::around
 pub async fn advance(
     core: &Core,
     interaction: Interaction,
     session: &BrowserSession,
     id: Option<&str>,
     record: Record,
+    before: Batch,
 ) -> Outcome {
-    match try_advance(core, &interaction, session, id, record).await {
+    match try_advance(core, &interaction, session, id, record, before).await {
         Ok(o) => o,
         Err(e) => redirect_error(core, interaction.request.target.clone(), e),
     }
@@ -201,12 +209,15 @@ async fn try_advance(
     session: &BrowserSession,
     id: Option<&str>,
     record: Record,
+    before: Batch,
 ) -> Result<Outcome, OAuthError> {
     let req = &interaction.request;
     let client_id = req.target.client_id().to_string();
     let Some(client) = core.directory.client(&client_id) else {
         if let Record::SignIn(r) = record {
-            // The sign-in stands (its cookie is set): it must be in the registry all the same.
+            // The sign-in stands (its cookie is set): its session must be stored and in the
+            // registry all the same.
+            core.sessions.apply(before).await.map_err(unavailable)?;
             core.store
                 .run(move |s| s.register_browser_session(&r))
                 .await
@@ -222,111 +233,111 @@ async fn try_advance(
     };
     let skip_consent = client.metadata.skip_consent;
     let now = core.clock.now();
-    let (next, user) = match &session.data.user_id {
-        // One trip to the storage thread: `record`'s write; the signed-in user (fresh from SQL:
-        // a disabled user gets no code) and what they granted this client; the decision; and,
-        // when a code is to be issued, the client's name in the session's registry entry —
-        // before the code exists, so that the client hears of the session's end (back-channel
-        // logout). (When two requests race to complete one interaction, the loser may have
-        // recorded the client too: the session is the same person's, signing in to it.)
-        // Unsynced: nothing here is a token yet; the code exchange's synced commit makes these
-        // writes durable before any token is returned.
-        Some(uid) => {
-            let (uid, sid) = (uid.clone(), session.data.sid.clone());
-            let authenticated = session
-                .data
-                .auth_time
-                .map(|auth_time| Authenticated { auth_time });
-            let req = req.clone();
-            let cid = client_id.clone();
-            core.store
-                .run_unsynced(move |s| {
-                    if let Record::SignIn(r) = &record {
-                        s.register_browser_session(r)?;
-                    }
-                    let Some((user, granted)) = s.get_active_user_with_consent(&uid, &cid)? else {
-                        return Ok((
-                            next_step(&req, None, progress, None, skip_consent, now),
-                            None,
-                        ));
-                    };
-                    let mut granted = granted.map(|g| Scopes::parse(&g).unwrap_or_default());
-                    if let Record::Approval = record {
-                        let merged = req.scopes().union(&granted.unwrap_or_default());
-                        s.save_consent(&user.id, &cid, &merged.to_string(), now)?;
-                        granted = Some(merged);
-                    }
-                    let next = next_step(
-                        &req,
-                        authenticated,
-                        progress,
-                        granted.as_ref(),
-                        skip_consent,
-                        now,
-                    );
-                    if let Ok(Next::Issue) = next {
-                        s.add_session_client(&sid, &cid)?;
-                    }
-                    Ok((next, Some(user)))
-                })
-                .await
-                .map_err(super::storage_error)?
-        }
-        None => (
-            next_step(req, None, progress, None, skip_consent, now),
-            None,
-        ),
+    // The interaction as it is kept when the person is not done: under its id, or a new one.
+    let keep_id = match id {
+        Some(id) => id.to_string(),
+        None => random::token::<32>().map_err(OAuthError::Server)?,
     };
-    match (next?, user) {
-        (Next::Issue, Some(user)) => {
-            let (code, grant) = new_code(core, req, &user, session)?;
-            let (key, ttl) = (
-                code_key(&code),
-                Duration::from_secs(core.settings.tokens.code_ttl),
-            );
-            let stored = match id {
-                // Consume the interaction (it completes exactly once) and store the code in
-                // one atomic step: a crash cannot use up the interaction without its code.
-                Some(id) => match core
-                    .sessions
-                    .take_and_insert((Kind::AuthRequest, id), (Kind::Code, &key), &grant, ttl)
-                    .await
-                    .map_err(unavailable)?
-                {
-                    None => return Ok(expired_page()),
-                    Some(stored) => stored,
-                },
-                None => core
-                    .sessions
-                    .insert(Kind::Code, &key, &grant, ttl)
-                    .await
-                    .map_err(unavailable)?,
-            };
-            if !stored {
-                return Err(OAuthError::Server(anyhow::anyhow!(
-                    "authorization code collision"
-                )));
+    let (kept, kept_ttl) = interaction_entry(core, interaction)?;
+    let keep = |next: Next| {
+        if next == Next::Consent {
+            Outcome::Consent(keep_id.clone())
+        } else {
+            Outcome::Login(keep_id.clone())
+        }
+    };
+    let Some(uid) = session.data.user_id.clone() else {
+        // No one is signed in: nothing to read from the database.
+        let next = next_step(req, None, progress, None, skip_consent, now)?;
+        let batch = before.set(Kind::AuthRequest, &keep_id, &kept, kept_ttl);
+        core.sessions.apply(batch).await.map_err(unavailable)?;
+        return Ok(keep(next));
+    };
+    // The code that is issued if the step is done, made ready before the storage call decides.
+    let code = random::token::<32>().map_err(OAuthError::Server)?;
+    let grant = code_grant(core, req, &uid, session)?;
+    let code_ttl = Duration::from_secs(core.settings.tokens.code_ttl);
+    let code_write = match id {
+        // Consume the interaction (it completes exactly once) and store the code in one atomic
+        // step: a crash cannot use up the interaction without its code.
+        Some(id) => Then::TakeAndInsert(
+            (Kind::AuthRequest, id.to_string()),
+            (Kind::Code, code_key(&code)),
+            grant,
+            code_ttl,
+        ),
+        None => Then::Insert(Kind::Code, code_key(&code), grant, code_ttl),
+    };
+    let keep_write = Then::Set(Kind::AuthRequest, keep_id.clone(), kept, kept_ttl);
+    let sid = session.data.sid.clone();
+    let authenticated = session
+        .data
+        .auth_time
+        .map(|auth_time| Authenticated { auth_time });
+    let req2 = req.clone();
+    // One trip to the storage thread on the embedded default (the session store's writes go
+    // with it, see `SessionStore::around`): `before`; `record`'s write; the signed-in user
+    // (fresh from SQL: a disabled user gets no code) and what they granted this client; the
+    // decision; when a code is to be issued, the client's name in the session's registry entry
+    // — before the code exists, so that the client hears of the session's end (back-channel
+    // logout) — and then the code, or else the interaction kept. (When two requests race to
+    // complete one interaction, the loser may have recorded the client too: the session is the
+    // same person's, signing in to it.) Unsynced: nothing here is a token yet; the code
+    // exchange's synced commit makes these writes durable before any token is returned.
+    let (next, stored) = core
+        .sessions
+        .around(&core.store, before, move |s| {
+            if let Record::SignIn(r) = &record {
+                s.register_browser_session(r)?;
             }
-            let params = req
-                .target
-                .response_params(core.settings.issuer(), Ok(&code));
-            Ok(Outcome::Redirect {
-                target: req.target.clone(),
-                params,
-            })
-        }
-        (next, _) => {
-            let id = match id {
-                Some(id) => id.to_string(),
-                None => random::token::<32>().map_err(OAuthError::Server)?,
+            let Some((user, granted)) = s.get_active_user_with_consent(&uid, &client_id)? else {
+                let next = next_step(&req2, None, progress, None, skip_consent, now);
+                let then = next.is_ok().then_some(keep_write);
+                return Ok((next.map(|n| (n, false)), then));
             };
-            save_interaction(core, &id, interaction).await?;
-            Ok(if next == Next::Consent {
-                Outcome::Consent(id)
-            } else {
-                Outcome::Login(id)
-            })
-        }
+            let mut granted = granted.map(|g| Scopes::parse(&g).unwrap_or_default());
+            if let Record::Approval = record {
+                let merged = req2.scopes().union(&granted.unwrap_or_default());
+                s.save_consent(&user.id, &client_id, &merged.to_string(), now)?;
+                granted = Some(merged);
+            }
+            let next = next_step(
+                &req2,
+                authenticated,
+                progress,
+                granted.as_ref(),
+                skip_consent,
+                now,
+            );
+            let then = match next {
+                Ok(Next::Issue) => {
+                    s.add_session_client(&sid, &client_id)?;
+                    Some(code_write)
+                }
+                Ok(_) => Some(keep_write),
+                Err(_) => None,
+            };
+            Ok((next.map(|n| (n, true)), then))
+        })
+        .await
+        .map_err(super::storage_error)?;
+    match next? {
+        (Next::Issue, true) => match stored {
+            None => Ok(expired_page()),
+            Some(false) => Err(OAuthError::Server(anyhow::anyhow!(
+                "authorization code collision"
+            ))),
+            Some(true) => {
+                let params = req
+                    .target
+                    .response_params(core.settings.issuer(), Ok(&code));
+                Ok(Outcome::Redirect {
+                    target: req.target.clone(),
+                    params,
+                })
+            }
+        },
+        (next, _) => Ok(keep(next)),
     }
 }
 
@@ -348,24 +359,16 @@ pub async fn load_active_user(core: &Core, id: &str) -> Result<Option<User>, OAu
         .map_err(super::storage_error)
 }
 
-pub async fn save_interaction(
+/// The stored form of `interaction` and how long it has left to live.
+fn interaction_entry(
     core: &Core,
-    id: &str,
     interaction: &Interaction,
-) -> Result<(), OAuthError> {
+) -> Result<(Vec<u8>, Duration), OAuthError> {
     let remaining = (interaction.created_at + core.settings.sessions.interaction_lifetime as i64
         - core.clock.now())
     .max(1);
     let bytes = serde_json::to_vec(interaction).map_err(|e| OAuthError::Server(e.into()))?;
-    core.sessions
-        .set(
-            Kind::AuthRequest,
-            id,
-            &bytes,
-            Duration::from_secs(remaining as u64),
-        )
-        .await
-        .map_err(unavailable)
+    Ok((bytes, Duration::from_secs(remaining as u64)))
 }
 
 /// Could `id` name an interaction? (Anything else is not looked up.)
@@ -385,18 +388,17 @@ pub fn code_key(code: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(code.as_bytes()))
 }
 
-/// A fresh code for `user` and the grant it stands for, serialised for the session store.
-fn new_code(
+/// What a code for user `user_id` stands for, serialised for the session store.
+fn code_grant(
     core: &Core,
     req: &AuthorizationRequest,
-    user: &User,
+    user_id: &str,
     session: &BrowserSession,
-) -> Result<(String, Vec<u8>), OAuthError> {
-    let code = random::token::<32>().map_err(OAuthError::Server)?;
+) -> Result<Vec<u8>, OAuthError> {
     let grant = CodeGrant {
         client_id: req.target.client_id().to_string(),
         redirect_uri: req.target.redirect_uri().to_string(),
-        user_id: user.id.clone(),
+        user_id: user_id.to_string(),
         scope: req.scope.clone(),
         nonce: req.nonce.clone(),
         code_challenge: req.code_challenge.clone(),
@@ -404,6 +406,5 @@ fn new_code(
         auth_time: session.data.auth_time.unwrap_or_else(|| core.clock.now()),
         issued_at: core.clock.now(),
     };
-    let bytes = serde_json::to_vec(&grant).map_err(|e| OAuthError::Server(e.into()))?;
-    Ok((code, bytes))
+    serde_json::to_vec(&grant).map_err(|e| OAuthError::Server(e.into()))
 }

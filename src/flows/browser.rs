@@ -130,42 +130,35 @@ fn new_session(
     Ok((BrowserSession { cookie, key, data }, bytes, lifetime))
 }
 
-/// Creates and stores a new anonymous session.
-pub async fn create(core: &Core) -> Result<BrowserSession, OAuthError> {
-    let (session, bytes, lifetime) = new_session(core, None)?;
-    core.sessions
-        .set(Kind::Session, &session.key, &bytes, lifetime)
-        .await
-        .map_err(unavailable)?;
-    Ok(session)
-}
-
-/// Signs `user` in (signed in at `auth_time`): a new session replaces `old`, whose cookie stops
-/// working at once; the writes of `also` go to the session store in the same round trip.
-pub async fn sign_in(
+/// Signs `user` in (signed in at `auth_time`): a new session to replace `old`, and the writes
+/// that make the switch — `also`'s, then `old`'s removal (its cookie stops working at once) and
+/// the new session's storage — for the caller to send in the same round trip as its own.
+pub fn sign_in(
     core: &Core,
     old: &BrowserSession,
     user: &str,
     auth_time: i64,
     also: Batch,
-) -> Result<BrowserSession, OAuthError> {
+) -> Result<(BrowserSession, Batch), OAuthError> {
     let (session, bytes, lifetime) = new_session(core, Some((user, auth_time)))?;
     let batch =
         also.delete(Kind::Session, &old.key)
             .set(Kind::Session, &session.key, &bytes, lifetime);
-    core.sessions.apply(batch).await.map_err(unavailable)?;
-    Ok(session)
+    Ok((session, batch))
 }
 
-/// The session named by the cookie, or a new anonymous one.
-pub async fn load_or_create(
+/// The session named by the cookie, or a new anonymous one with the write that stores it (an
+/// empty batch for a loaded one), for the caller to send with its own.
+pub async fn load_or_new(
     core: &Core,
     cookie: Option<&str>,
-) -> Result<(BrowserSession, bool), OAuthError> {
-    match load(core, cookie).await? {
-        Some(s) => Ok((s, false)),
-        None => Ok((create(core).await?, true)),
+) -> Result<(BrowserSession, Batch), OAuthError> {
+    if let Some(s) = load(core, cookie).await? {
+        return Ok((s, Batch::new()));
     }
+    let (session, bytes, lifetime) = new_session(core, None)?;
+    let store = Batch::new().set(Kind::Session, &session.key, &bytes, lifetime);
+    Ok((session, store))
 }
 
 /// Constant-time CSRF token check.

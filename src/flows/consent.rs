@@ -128,6 +128,7 @@ async fn try_submit(
         &session,
         Some(ir),
         authorize::Record::Approval,
+        crate::session::Batch::new(),
     )
     .await;
     Ok(Step {

@@ -144,10 +144,11 @@ async fn try_submit(
         }
     };
     // Rotate: the signed-in session is a new one and the old id stops working; the account's
-    // failure count is cleared in the same round trip to the session store.
+    // failure count is cleared with the switch, which goes to the session store with the
+    // interaction's next step.
     let now = core.clock.now();
     let also = Batch::new().reset(Kind::Throttle, &acct_key);
-    let fresh = browser::sign_in(core, &session, &user.id, now, also).await?;
+    let (fresh, switch) = browser::sign_in(core, &session, &user.id, now, also)?;
     let record = super::sessions::registry_record(core, &fresh);
     interaction.browser = fresh.key.clone();
     interaction.logged_in = true;
@@ -158,6 +159,7 @@ async fn try_submit(
         &fresh,
         Some(&form.interaction),
         record.map_or(authorize::Record::Nothing, authorize::Record::SignIn),
+        switch,
     )
     .await;
     Ok(LoginResult::Done(Step {

@@ -77,6 +77,11 @@ impl Batch {
         self
     }
 
+    /// Are there no writes?
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
     /// Removes the value under `key`.
     pub fn delete(self, kind: Kind, key: &str) -> Batch {
         self.push(kind, key, Write::Delete)
@@ -93,6 +98,27 @@ impl Batch {
     }
 }
 
+/// The one session-store write that ends a [`SessionStore::around`] call, chosen by its storage
+/// call; its outcome is reported as [`SessionStore::take_and_insert`] reports its own.
+#[derive(Debug)]
+pub enum Then {
+    /// As [`SessionStore::set`]: reported as `Some(true)`.
+    Set(Kind, String, Vec<u8>, Duration),
+    /// As [`SessionStore::insert`]: `Some(stored)`.
+    Insert(Kind, String, Vec<u8>, Duration),
+    /// As [`SessionStore::take_and_insert`] (taken, inserted, value, ttl).
+    TakeAndInsert((Kind, String), (Kind, String), Vec<u8>, Duration),
+}
+
+impl Then {
+    pub(crate) fn check(&self) -> SessionResult<()> {
+        match self {
+            Then::Set(_, k, _, _) | Then::Insert(_, k, _, _) => check_key(k),
+            Then::TakeAndInsert((_, a), (_, b), _, _) => check_key(a).and_then(|_| check_key(b)),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     /// The backing store cannot be reached: fail closed (503).
@@ -101,6 +127,13 @@ pub enum SessionError {
 }
 
 pub type SessionResult<T> = Result<T, SessionError>;
+
+/// A session-store failure as a storage error (both mean: unavailable, answer 503).
+pub(crate) fn into_storage(e: SessionError) -> crate::storage::StorageError {
+    match e {
+        SessionError::Unavailable(e) => crate::storage::StorageError::Unavailable(e),
+    }
+}
 
 /// Longest key accepted, to bound memory and storage.
 pub const MAX_KEY: usize = 256;
@@ -263,6 +296,54 @@ impl SessionStore {
         match self {
             SessionStore::Sql(s) => s.apply(batch).await,
             SessionStore::Redis(r) => r.apply(batch).await,
+        }
+    }
+
+    /// A storage call between session-store writes: the writes of `before`, then `f` on the
+    /// database (unsynced, as [`Store::run_unsynced`]), then the write `f` asks for; returns
+    /// what `f` returned and the outcome of that write (`None` also when it asked for none).
+    /// Each write is atomic on its own, the sequence is not, as when made one by one; a failure
+    /// stops the sequence. On the SQL session store — the same database as `store` — all of it
+    /// is one trip to the storage thread; on Redis, `before` and the last write take a round
+    /// trip each.
+    ///
+    /// [`Store::run_unsynced`]: crate::storage::Store::run_unsynced
+    pub async fn around<T: Send + 'static>(
+        &self,
+        store: &std::sync::Arc<crate::storage::Store>,
+        before: Batch,
+        f: impl FnOnce(&crate::storage::Store) -> crate::storage::StorageResult<(T, Option<Then>)>
+        + Send
+        + 'static,
+    ) -> crate::storage::StorageResult<(T, Option<bool>)> {
+        for op in &before.ops {
+            check_key(&op.key).map_err(into_storage)?;
+        }
+        match self {
+            SessionStore::Sql(s) => s.around(before, f).await,
+            SessionStore::Redis(r) => {
+                if !before.ops.is_empty() {
+                    r.apply(before).await.map_err(into_storage)?;
+                }
+                let (t, then) = store.run_unsynced(f).await?;
+                let Some(then) = then else {
+                    return Ok((t, None));
+                };
+                then.check().map_err(into_storage)?;
+                let done = match then {
+                    Then::Set(kind, key, v, ttl) => {
+                        r.set(kind, &key, &v, ttl, false).await.map(Some)
+                    }
+                    Then::Insert(kind, key, v, ttl) => {
+                        r.set(kind, &key, &v, ttl, true).await.map(Some)
+                    }
+                    Then::TakeAndInsert(taken, inserted, v, ttl) => {
+                        r.take_and_insert((taken.0, &taken.1), (inserted.0, &inserted.1), &v, ttl)
+                            .await
+                    }
+                };
+                Ok((t, done.map_err(into_storage)?))
+            }
         }
     }
 

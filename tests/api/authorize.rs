@@ -446,7 +446,12 @@ async fn authorization_endpoint_errors(backend: Backend) {
         ),
     ];
     for (what, url, error) in redirect_cases {
-        let r = b.get(&url).await;
+        // A browser without a session: a request that fails leaves none behind (no cookie).
+        let r = Browser::new().get(&url).await;
+        assert!(
+            r.headers().get("set-cookie").is_none(),
+            "{what}: a failed request sets no session cookie"
+        );
         if error == "PAGE" {
             assert_status(&r, 400, what);
             continue;

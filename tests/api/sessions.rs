@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tessera::session::{Batch, Kind, RedisSessionStore, SessionStore, SqlSessionStore};
+use tessera::session::{Batch, Kind, RedisSessionStore, SessionStore, SqlSessionStore, Then};
+use tessera::storage::{StorageError, Store};
 
 use crate::helpers::{Backend, Deployment, redis_url};
 
@@ -11,13 +12,12 @@ tiers!(session_store_conformance);
 
 /// The stores of a tier: SQL on SQLite; on the PostgreSQL tier both Redis and SQL on PostgreSQL
 /// (the Redis-less production setup).
-fn stores_for(d: &Deployment) -> Vec<SessionStore> {
+fn stores_for(d: &Deployment) -> (Vec<SessionStore>, Arc<Store>) {
     let target = d.settings().database_target().unwrap();
     tessera::storage::sql::migrate(&target).unwrap();
-    let sql = SessionStore::Sql(SqlSessionStore::new(Arc::new(
-        tessera::storage::Store::connect(&target, 8, 1).unwrap(),
-    )));
-    match d.backend {
+    let db = Arc::new(Store::connect(&target, 8, 1).unwrap());
+    let sql = SessionStore::Sql(SqlSessionStore::new(db.clone()));
+    let stores = match d.backend {
         Backend::Sqlite => vec![sql],
         Backend::PgRedis => vec![
             SessionStore::Redis(Box::new(
@@ -25,13 +25,16 @@ fn stores_for(d: &Deployment) -> Vec<SessionStore> {
             )),
             sql,
         ],
-    }
+    };
+    (stores, db)
 }
 
 async fn session_store_conformance(backend: Backend) {
     let d = Deployment::new(backend);
-    for store in stores_for(&d) {
+    let (stores, db) = stores_for(&d);
+    for store in stores {
         eprintln!("session store: {}", store.backend_name());
+        around(&store, &db).await;
         conformance(Arc::new(store)).await;
     }
 }
@@ -237,4 +240,103 @@ async fn conformance(s: Arc<SessionStore>) {
     // bounded keys
     assert!(s.get(Kind::Session, "").await.is_err());
     assert!(s.get(Kind::Session, &"k".repeat(300)).await.is_err());
+}
+
+/// `around`: the writes of `before`, then the storage call, then the one write it asks for,
+/// reported as `take_and_insert` reports its own.
+async fn around(s: &SessionStore, db: &Arc<Store>) {
+    let ttl = Duration::from_secs(60);
+    let value = |kind, key: &'static str| async move { s.get(kind, key).await.unwrap() };
+    let before = Batch::new().set(Kind::Csrf, "ar-before", b"b", ttl);
+    let (n, done) = s
+        .around(db, before, move |store| {
+            store.ping()?;
+            let kept = Then::Set(Kind::AuthRequest, "ar-kept".into(), b"k".to_vec(), ttl);
+            Ok((7, Some(kept)))
+        })
+        .await
+        .unwrap();
+    assert_eq!((n, done), (7, Some(true)));
+    assert_eq!(
+        value(Kind::Csrf, "ar-before").await.as_deref(),
+        Some(&b"b"[..])
+    );
+    assert_eq!(
+        value(Kind::AuthRequest, "ar-kept").await.as_deref(),
+        Some(&b"k"[..])
+    );
+
+    // Take and insert: the kept value goes, the code comes; a second time nothing is taken and
+    // nothing stored.
+    let take = move |code: &str| {
+        Then::TakeAndInsert(
+            (Kind::AuthRequest, "ar-kept".into()),
+            (Kind::Code, code.into()),
+            b"c".to_vec(),
+            ttl,
+        )
+    };
+    let (_, done) = s
+        .around(db, Batch::new(), move |_| Ok(((), Some(take("ar-code")))))
+        .await
+        .unwrap();
+    assert_eq!(done, Some(true));
+    assert_eq!(value(Kind::AuthRequest, "ar-kept").await, None);
+    assert_eq!(
+        value(Kind::Code, "ar-code").await.as_deref(),
+        Some(&b"c"[..])
+    );
+    let (_, done) = s
+        .around(db, Batch::new(), move |_| Ok(((), Some(take("ar-code-2")))))
+        .await
+        .unwrap();
+    assert_eq!(done, None);
+    assert_eq!(value(Kind::Code, "ar-code-2").await, None);
+
+    // Insert over a live value: not stored, the value stays.
+    let insert = Then::Insert(Kind::Code, "ar-code".into(), b"x".to_vec(), ttl);
+    let (_, done) = s
+        .around(db, Batch::new(), move |_| Ok(((), Some(insert))))
+        .await
+        .unwrap();
+    assert_eq!(done, Some(false));
+    assert_eq!(
+        value(Kind::Code, "ar-code").await.as_deref(),
+        Some(&b"c"[..])
+    );
+
+    // No write asked for.
+    let (_, done) = s
+        .around(db, Batch::new(), |_| Ok(((), None)))
+        .await
+        .unwrap();
+    assert_eq!(done, None);
+
+    // A failing storage call: `before` stands, nothing after it is written.
+    let before = Batch::new().delete(Kind::Csrf, "ar-before");
+    let failed = s
+        .around(
+            db,
+            before,
+            |_| -> Result<((), Option<Then>), StorageError> {
+                Err(StorageError::Conflict("refused".into()))
+            },
+        )
+        .await;
+    assert!(matches!(failed, Err(StorageError::Conflict(_))));
+    assert_eq!(value(Kind::Csrf, "ar-before").await, None);
+
+    // A key that is too long is refused before anything is written.
+    let long = "k".repeat(300);
+    let bad = Then::Set(Kind::AuthRequest, long.clone(), b"v".to_vec(), ttl);
+    assert!(
+        s.around(db, Batch::new(), move |_| Ok(((), Some(bad))))
+            .await
+            .is_err()
+    );
+    let bad_before = Batch::new()
+        .set(Kind::Csrf, "ar-not-written", b"n", ttl)
+        .set(Kind::Csrf, &long, b"n", ttl);
+    assert!(s.around(db, bad_before, |_| Ok(((), None))).await.is_err());
+    assert_eq!(value(Kind::Csrf, "ar-not-written").await, None);
 }

@@ -10,8 +10,8 @@ use diesel::prelude::*;
 
 use super::schema::session_entries as se;
 use super::{Store, map_err, unix_now};
-use crate::session::{Batch, Kind, SessionError, SessionResult, Write};
-use crate::storage::StorageError;
+use crate::session::{Batch, Kind, Op, SessionError, SessionResult, Then, Write};
+use crate::storage::{StorageError, StorageResult};
 
 #[derive(Debug, Clone)]
 pub struct SqlSessionStore {
@@ -42,48 +42,46 @@ impl SqlSessionStore {
         let k = full_key(kind, key);
         let v = value.to_vec();
         self.store
-            .run_unsynced(move |s| {
-                s.with_conn(|conn| {
-                    conn.transaction(|c| put(c, &k, &v, ttl, nx))
-                        .map_err(map_err)
-                })
-            })
+            .run_unsynced(move |s| set_now(s, &k, &v, ttl, nx))
             .await
             .map_err(to_session)
     }
 
     /// The writes of `batch`, in one transaction.
     pub async fn apply(&self, batch: Batch) -> SessionResult<()> {
-        use super::schema::counters as ct;
-        let ops: Vec<(String, crate::session::Op)> = batch
-            .ops
-            .into_iter()
-            .map(|op| (full_key(op.kind, &op.key), op))
-            .collect();
+        let ops = full_keys(batch);
         self.store
-            .run_unsynced(move |s| {
-                s.with_conn(|conn| {
-                    conn.transaction(|c| {
-                        for (k, op) in &ops {
-                            match &op.write {
-                                Write::Delete => {
-                                    diesel::delete(se::table.filter(se::key.eq(k))).execute(c)?;
-                                }
-                                Write::Reset => {
-                                    diesel::delete(ct::table.filter(ct::key.eq(k))).execute(c)?;
-                                }
-                                Write::Set(v, ttl) => {
-                                    put(c, k, v, *ttl, false)?;
-                                }
-                            }
-                        }
-                        Ok(())
-                    })
-                    .map_err(map_err)
-                })
-            })
+            .run_unsynced(move |s| apply_now(s, &ops))
             .await
             .map_err(to_session)
+    }
+
+    /// `before`, then `f`, then the write `f` asks for, in one trip to the storage thread
+    /// (unsynced, as session state always is): see [`SessionStore::around`].
+    ///
+    /// [`SessionStore::around`]: crate::session::SessionStore::around
+    pub async fn around<T: Send + 'static>(
+        &self,
+        before: Batch,
+        f: impl FnOnce(&Store) -> StorageResult<(T, Option<Then>)> + Send + 'static,
+    ) -> StorageResult<(T, Option<bool>)> {
+        let ops = full_keys(before);
+        self.store
+            .run_unsynced(move |s| {
+                if !ops.is_empty() {
+                    apply_now(s, &ops)?;
+                }
+                let (t, then) = f(s)?;
+                let done = match then {
+                    None => None,
+                    Some(then) => {
+                        then.check().map_err(crate::session::into_storage)?;
+                        then_now(s, then)?
+                    }
+                };
+                Ok((t, done))
+            })
+            .await
     }
 
     pub async fn get(&self, kind: Kind, key: &str) -> SessionResult<Option<Vec<u8>>> {
@@ -131,24 +129,7 @@ impl SqlSessionStore {
         let (kt, ki) = (full_key(taken.0, taken.1), full_key(inserted.0, inserted.1));
         let v = value.to_vec();
         self.store
-            .run_unsynced(move |s| {
-                s.with_conn(|conn| {
-                    let now = unix_now();
-                    conn.transaction(|c| {
-                        if take_live(c, &kt, now)?.is_none() {
-                            return Ok(None);
-                        }
-                        // A live value is left alone and the take stands, as on Redis (an
-                        // insert that failed on the key would abort the whole transaction
-                        // on PostgreSQL).
-                        if live(c, &ki)?.is_some() {
-                            return Ok(Some(false));
-                        }
-                        put(c, &ki, &v, ttl, true).map(Some)
-                    })
-                    .map_err(map_err)
-                })
-            })
+            .run_unsynced(move |s| take_and_insert_now(s, &kt, &ki, &v, ttl))
             .await
             .map_err(to_session)
     }
@@ -280,6 +261,83 @@ impl Store {
                 .map_err(map_err)?;
             Ok(a + b)
         })
+    }
+}
+
+fn full_keys(batch: Batch) -> Vec<(String, Op)> {
+    batch
+        .ops
+        .into_iter()
+        .map(|op| (full_key(op.kind, &op.key), op))
+        .collect()
+}
+
+fn set_now(s: &Store, k: &str, v: &[u8], ttl: Duration, nx: bool) -> StorageResult<bool> {
+    s.with_conn(|conn| conn.transaction(|c| put(c, k, v, ttl, nx)).map_err(map_err))
+}
+
+/// The writes `ops` (under full keys), in one transaction.
+fn apply_now(s: &Store, ops: &[(String, Op)]) -> StorageResult<()> {
+    use super::schema::counters as ct;
+    s.with_conn(|conn| {
+        conn.transaction(|c| {
+            for (k, op) in ops {
+                match &op.write {
+                    Write::Delete => {
+                        diesel::delete(se::table.filter(se::key.eq(k))).execute(c)?;
+                    }
+                    Write::Reset => {
+                        diesel::delete(ct::table.filter(ct::key.eq(k))).execute(c)?;
+                    }
+                    Write::Set(v, ttl) => {
+                        put(c, k, v, *ttl, false)?;
+                    }
+                }
+            }
+            Ok(())
+        })
+        .map_err(map_err)
+    })
+}
+
+fn take_and_insert_now(
+    s: &Store,
+    kt: &str,
+    ki: &str,
+    v: &[u8],
+    ttl: Duration,
+) -> StorageResult<Option<bool>> {
+    s.with_conn(|conn| {
+        let now = unix_now();
+        conn.transaction(|c| {
+            if take_live(c, kt, now)?.is_none() {
+                return Ok(None);
+            }
+            // A live value is left alone and the take stands, as on Redis (an insert that
+            // failed on the key would abort the whole transaction on PostgreSQL).
+            if live(c, ki)?.is_some() {
+                return Ok(Some(false));
+            }
+            put(c, ki, v, ttl, true).map(Some)
+        })
+        .map_err(map_err)
+    })
+}
+
+/// The write `then`, reported as [`Then`] says.
+fn then_now(s: &Store, then: Then) -> StorageResult<Option<bool>> {
+    match then {
+        Then::Set(kind, key, v, ttl) => set_now(s, &full_key(kind, &key), &v, ttl, false).map(Some),
+        Then::Insert(kind, key, v, ttl) => {
+            set_now(s, &full_key(kind, &key), &v, ttl, true).map(Some)
+        }
+        Then::TakeAndInsert(taken, inserted, v, ttl) => take_and_insert_now(
+            s,
+            &full_key(taken.0, &taken.1),
+            &full_key(inserted.0, &inserted.1),
+            &v,
+            ttl,
+        ),
     }
 }
 
