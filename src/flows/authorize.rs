@@ -3,8 +3,9 @@
 //! `/authorize` verifies the client and redirect URI, parses the request, makes sure the
 //! browser has a session, and asks `protocol::interaction::next_step` what is needed. When the
 //! person must sign in or consent, the request is stored as an *interaction* (in the session
-//! store, bound to this browser's session) and the browser goes to the login or consent page;
-//! those pages call [`resume`] when done. When nothing is needed, a code is issued at once.
+//! store, bound to this browser's session) and the endpoint answers with the login form (no
+//! redirect: one request fewer) or sends the browser to the consent page; those pages call
+//! [`advance`] when done. When nothing is needed, a code is issued at once.
 
 use std::time::Duration;
 
@@ -61,6 +62,9 @@ pub enum Outcome {
     },
     /// Go to the login page for this interaction.
     Login(String),
+    /// Show the login form for a just-started interaction (`/authorize` answers with it: one
+    /// redirect and one request fewer than going to the login page).
+    LoginForm(super::login::LoginForm),
     /// Go to the consent page for this interaction.
     Consent(String),
     /// Show Tessera's error page: nothing may be sent to the client.
@@ -157,6 +161,10 @@ pub async fn authorize(core: &Core, raw: &[u8], session_cookie: Option<&str>) ->
         }
     };
     let created = !create.is_empty();
+    let (client_id, login_hint) = (
+        request.target.client_id().to_string(),
+        request.login_hint.clone(),
+    );
     let interaction = Interaction {
         request,
         browser: session.key.clone(),
@@ -164,9 +172,18 @@ pub async fn authorize(core: &Core, raw: &[u8], session_cookie: Option<&str>) ->
         consented: false,
         created_at: core.clock.now(),
     };
-    let outcome = advance(core, interaction, &session, None, Record::Nothing, create).await;
+    let outcome = match advance(core, interaction, &session, None, Record::Nothing, create).await {
+        Outcome::Login(ir) => Outcome::LoginForm(super::login::LoginForm {
+            interaction: ir,
+            csrf: session.data.csrf.clone(),
+            client_name: super::login::client_name(core, &client_id),
+            username: login_hint.unwrap_or_default(),
+            failed: false,
+        }),
+        other => other,
+    };
     // A new session is stored with the interaction it carries: only then is its cookie set.
-    let stored = matches!(outcome, Outcome::Login(_) | Outcome::Consent(_));
+    let stored = matches!(outcome, Outcome::LoginForm(_) | Outcome::Consent(_));
     Step {
         outcome,
         set_session: (created && stored).then_some(session.cookie),

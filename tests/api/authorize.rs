@@ -111,16 +111,10 @@ pub fn authorize_url(app: &TestApp, client_id: &str, scope: &str, extra: &str) -
 /// Follows `/authorize` through login (and consent when asked) to the client's redirect;
 /// returns the redirect URL.
 pub async fn sign_in(b: &mut Browser, app: &TestApp, url: &str) -> String {
-    let r = b.get(url).await;
-    assert_status(&r, 302, "authorize redirects to login");
-    let login = location(&r);
-    assert!(
-        login.starts_with(&format!("{}/login?ir=", app.issuer)),
-        "{login}"
-    );
-    let page = b.get(&login).await;
-    assert_status(&page, 200, "login page");
+    let page = b.get(url).await;
+    assert_status(&page, 200, "authorize shows the login form");
     let html = page.text().await.unwrap();
+    assert!(html.contains("action=\"/login\""), "{html}");
     let (ir, csrf) = (hidden(&html, "ir"), hidden(&html, "csrf"));
     let r = b
         .post(
@@ -477,14 +471,23 @@ async fn login_and_consent_pages_refuse_bad_input(backend: Backend) {
     let r = b
         .get(&authorize_url(app, "web", "openid", "&login_hint=ada"))
         .await;
-    let login = location(&r);
-    let html = b.get(&login).await.text().await.unwrap();
+    assert_status(&r, 200, "the login form");
+    assert!(r.headers().get("set-cookie").is_some(), "a new session");
+    let html = r.text().await.unwrap();
     assert!(
         html.contains("value=\"ada\""),
         "login_hint prefills the username"
     );
     assert!(html.contains("Web App"), "the client's name is shown");
     let (ir, csrf) = (hidden(&html, "ir"), hidden(&html, "csrf"));
+    // The login page shows the same form for the interaction.
+    let page = b.get(&format!("{}/login?ir={ir}", app.issuer)).await;
+    assert_status(&page, 200, "the login page");
+    let again = page.text().await.unwrap();
+    assert_eq!(
+        (hidden(&again, "ir"), hidden(&again, "csrf")),
+        (ir.clone(), csrf.clone())
+    );
 
     // Wrong password, unknown user: the same generic answer; no lockout.
     let mut bodies = Vec::new();
@@ -623,7 +626,7 @@ async fn login_and_consent_pages_refuse_bad_input(backend: Backend) {
         .await;
     assert_status(&r, 400, "tampered cookie");
     // Another browser cannot use this interaction.
-    let r = stranger.get(&login).await;
+    let r = stranger.get(&format!("{}/login?ir={ir}", app.issuer)).await;
     assert_status(&r, 400, "interaction of another browser");
     let r = b.get(&format!("{}/login?ir=unknown", app.issuer)).await;
     assert_status(&r, 400, "unknown interaction");
@@ -760,14 +763,12 @@ async fn consent_is_remembered_and_prompt_is_honoured(backend: Backend) {
         .get(&authorize_url(app, "web", "openid", "&prompt=consent"))
         .await;
     assert!(location(&r).starts_with(&format!("{}/consent", app.issuer)));
-    let r = b
-        .get(&authorize_url(app, "web", "openid", "&prompt=login"))
-        .await;
-    assert!(location(&r).starts_with(&format!("{}/login", app.issuer)));
-    let r = b
-        .get(&authorize_url(app, "web", "openid", "&max_age=0"))
-        .await;
-    assert!(location(&r).starts_with(&format!("{}/login", app.issuer)));
+    for forced in ["&prompt=login", "&max_age=0"] {
+        let r = b.get(&authorize_url(app, "web", "openid", forced)).await;
+        assert_status(&r, 200, forced);
+        let html = r.text().await.unwrap();
+        assert!(html.contains("action=\"/login\""), "{forced}: {html}");
+    }
 
     // A first-party client never asks.
     f.d.create_client(&[
@@ -784,7 +785,7 @@ async fn consent_is_remembered_and_prompt_is_honoured(backend: Backend) {
         let r = Browser::new()
             .get(&authorize_url(app, "portal", "openid", ""))
             .await;
-        r.status() == 302
+        r.status() == 200
     })
     .await;
     let r = b
@@ -1088,7 +1089,9 @@ async fn form_post_cors_and_page_headers(backend: Backend) {
         set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"),
         "{set_cookie}"
     );
-    let page = b.get(&location(&r)).await;
+    // The login form, served by the authorization endpoint itself.
+    let page = r;
+    assert_status(&page, 200, "the login form");
     let h = page.headers();
     assert_eq!(h["x-frame-options"], "DENY");
     assert_eq!(h["referrer-policy"], "no-referrer");
@@ -1113,8 +1116,7 @@ async fn form_post_cors_and_page_headers(backend: Backend) {
     let back = {
         let mut b = Browser::new();
         let url = authorize_url(app, "web", "openid", "&response_mode=form_post");
-        let r = b.get(&url).await;
-        let html = b.get(&location(&r)).await.text().await.unwrap();
+        let html = b.get(&url).await.text().await.unwrap();
         let r = b
             .post(
                 &app.url("/login"),

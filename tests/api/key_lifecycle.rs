@@ -327,7 +327,7 @@ async fn ps256_access_tokens_and_per_client_id_token_algorithms(backend: Backend
             .get(&crate::authorize::authorize_url(&app, "web", "openid", ""))
             .await
             .status()
-            == 302
+            == 200
     })
     .await;
     let secret = d.cli_json(&["client", "rotate-secret", "web"]).await["client_secret"]

@@ -136,8 +136,7 @@ async fn registered_client_signs_in_and_gets_tokens(backend: Backend) {
     let r = b
         .get(&authorize_url(app, &id, "openid offline_access", ""))
         .await;
-    let login = crate::browser::location(&r);
-    let html = b.get(&login).await.text().await.unwrap();
+    let html = r.text().await.unwrap();
     let r = b
         .post(
             &app.url("/login"),

@@ -18,7 +18,7 @@ pub struct IrQuery {
     pub ir: Option<String>,
 }
 
-fn form_view(f: &LoginForm) -> HttpResponse {
+pub(super) fn form_view(f: &LoginForm) -> HttpResponse {
     render(
         StatusCode::OK,
         &LoginView {

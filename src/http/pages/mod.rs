@@ -136,6 +136,7 @@ pub fn respond(core: &Core, step: Step, after_post: bool) -> HttpResponse {
     };
     let mut resp = match step.outcome {
         Outcome::Page { status, message } => error_page(status, &message),
+        Outcome::LoginForm(form) => login::form_view(&form),
         Outcome::Login(ir) => redirect(
             redirect_status,
             &format!("{}{}?ir={ir}", core.settings.issuer(), paths::LOGIN),
