@@ -1,6 +1,6 @@
 """A browser-style sign-in over HTTP, for bench/bench.py (python3 standard library only).
 
-One flow: GET the authorization endpoint (prompt=consent, PKCE S256) → follow the redirects to
+One flow: GET the authorization endpoint (prompt=consent, PKCE S256) → follow any redirects to
 the login page → POST the login form → follow to the consent page → POST "allow" → the redirect
 to the client's redirect URI carries the code → POST it to the token endpoint. Cookies are kept
 per flow (a fresh browser each time), keep-alive per worker. The forms are read from the HTML

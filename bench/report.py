@@ -43,8 +43,10 @@ NOTES = {
                 "lookup).",
     "refresh": "Both rotate the refresh token on every use and sign a new ID token (RS256); Tessera's access "
                "token is a signed JWT, oidc-provider's an opaque one. Each connection chains its own tokens.",
-    "login": "One flow = GET authorize (prompt=consent, PKCE) → GET login page → POST login → GET consent → "
-             "POST allow → code → POST token, with a fresh cookie jar; 7–8 HTTP requests. Both check the password "
+    "login": "One flow = GET authorize (prompt=consent, PKCE) → the login form → POST login → GET consent → "
+             "POST allow → code → POST token, with a fresh cookie jar, following every redirect: 5 HTTP requests "
+             "on Tessera (its authorization endpoint answers with the login form itself), 8 on oidc-provider "
+             "(which redirects to its interaction pages and back). Both check the password "
              "with argon2id m=19456 KiB, t=2, p=1 (oidc-provider through @node-rs/argon2, built on the "
              "`argon2-rust` crate, which is faster per hash than RustCrypto's `argon2` that Tessera uses and "
              "the ceiling measures). Latencies are per flow.",
