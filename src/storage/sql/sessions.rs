@@ -1,7 +1,6 @@
 //! Session state in the SQL database (the embedded default, and PostgreSQL without Redis).
-//! Atomic consume: the winner is the one whose `UPDATE … SET consumed` changed the row; it then
-//! reads and deletes it in the same transaction. Expired rows are invisible and purged in the
-//! background.
+//! Atomic consume: one `DELETE … RETURNING`, which exactly one of concurrent callers wins.
+//! Writes are upserts. Expired rows are invisible and purged in the background.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -108,12 +107,7 @@ impl SqlSessionStore {
     pub async fn take(&self, kind: Kind, key: &str) -> SessionResult<Option<Vec<u8>>> {
         let k = full_key(kind, key);
         self.store
-            .run_unsynced(move |s| {
-                s.with_conn(|conn| {
-                    let now = unix_now();
-                    conn.transaction(|c| take_live(c, &k, now)).map_err(map_err)
-                })
-            })
+            .run_unsynced(move |s| s.with_conn(|c| take_live(c, &k, unix_now()).map_err(map_err)))
             .await
             .map_err(to_session)
     }
@@ -273,7 +267,14 @@ fn full_keys(batch: Batch) -> Vec<(String, Op)> {
 }
 
 fn set_now(s: &Store, k: &str, v: &[u8], ttl: Duration, nx: bool) -> StorageResult<bool> {
-    s.with_conn(|conn| conn.transaction(|c| put(c, k, v, ttl, nx)).map_err(map_err))
+    s.with_conn(|conn| {
+        if nx {
+            conn.transaction(|c| put(c, k, v, ttl, nx))
+        } else {
+            put(conn, k, v, ttl, nx)
+        }
+        .map_err(map_err)
+    })
 }
 
 /// The writes `ops` (under full keys), in one transaction.
@@ -313,11 +314,8 @@ fn take_and_insert_now(
             if take_live(c, kt, now)?.is_none() {
                 return Ok(None);
             }
-            // A live value is left alone and the take stands, as on Redis (an insert that
-            // failed on the key would abort the whole transaction on PostgreSQL).
-            if live(c, ki)?.is_some() {
-                return Ok(Some(false));
-            }
+            // A live value is left alone (`ON CONFLICT DO NOTHING`, which never aborts the
+            // transaction) and the take stands, as on Redis.
             put(c, ki, v, ttl, true).map(Some)
         })
         .map_err(map_err)
@@ -342,7 +340,8 @@ fn then_now(s: &Store, then: Then) -> StorageResult<Option<bool>> {
 }
 
 /// Stores `v` under the full key `k` for `ttl` (replacing a live value unless `nx`); whether it
-/// was stored. Call it in a transaction.
+/// was stored. Without `nx` one upsert, atomic on its own; with `nx` the dead value's removal
+/// and an insert that leaves a live value alone — call it in a transaction.
 fn put(
     c: &mut super::DbConn,
     k: &str,
@@ -350,55 +349,69 @@ fn put(
     ttl: Duration,
     nx: bool,
 ) -> diesel::QueryResult<bool> {
+    use diesel::upsert::excluded;
     let now = unix_now();
     let ttl = ttl.as_secs().max(1) as i64;
-    // Writes first (takes SQLite's write lock at once).
     if nx {
+        // A dead value (expired or consumed) does not count: it goes first.
         diesel::delete(
             se::table
                 .filter(se::key.eq(k))
                 .filter(se::expires_at.le(now).or(se::consumed.eq(true))),
         )
         .execute(c)?;
-    } else {
-        diesel::delete(se::table.filter(se::key.eq(k))).execute(c)?;
     }
-    let inserted = diesel::insert_into(se::table)
-        .values((
-            se::key.eq(k),
-            se::value.eq(v),
-            se::expires_at.eq(now + ttl),
-            se::consumed.eq(false),
-        ))
-        .execute(c);
-    match inserted {
-        Ok(_) => Ok(true),
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) if nx => Ok(false),
-        Err(e) => Err(e),
+    let row = (
+        se::key.eq(k),
+        se::value.eq(v),
+        se::expires_at.eq(now + ttl),
+        se::consumed.eq(false),
+    );
+    // Upserts per backend: diesel's multi-backend connection has none.
+    macro_rules! upsert {
+        ($conn:expr) => {{
+            let insert = diesel::insert_into(se::table)
+                .values(row)
+                .on_conflict(se::key);
+            if nx {
+                insert.do_nothing().execute($conn)?
+            } else {
+                insert
+                    .do_update()
+                    .set((
+                        se::value.eq(excluded(se::value)),
+                        se::expires_at.eq(excluded(se::expires_at)),
+                        se::consumed.eq(false),
+                    ))
+                    .execute($conn)?
+            }
+        }};
     }
+    let written = match c {
+        super::DbConn::Pg(pg) => upsert!(pg),
+        super::DbConn::Sqlite(lite) => upsert!(lite),
+    };
+    Ok(written > 0)
 }
 
-/// Consumes the live value under the full key `k`: the winner among concurrent callers is the
-/// one whose `UPDATE … SET consumed` changed the row (it takes the write lock first); it then
-/// reads and deletes the row. Call it in a transaction.
+/// Consumes the live value under the full key `k`: one `DELETE … RETURNING`, so among
+/// concurrent callers exactly one gets the row (SQLite's write lock; on PostgreSQL the others
+/// wait for its row lock and then find it gone).
 fn take_live(c: &mut super::DbConn, k: &str, now: i64) -> diesel::QueryResult<Option<Vec<u8>>> {
-    let claimed = diesel::update(
-        se::table
-            .filter(se::key.eq(k))
-            .filter(se::consumed.eq(false))
-            .filter(se::expires_at.gt(now)),
-    )
-    .set(se::consumed.eq(true))
-    .execute(c)?;
-    if claimed == 0 {
-        return Ok(None);
+    let live = se::table
+        .filter(se::key.eq(k))
+        .filter(se::consumed.eq(false))
+        .filter(se::expires_at.gt(now));
+    match c {
+        super::DbConn::Pg(pg) => diesel::delete(live)
+            .returning(se::value)
+            .get_result::<Vec<u8>>(pg)
+            .optional(),
+        super::DbConn::Sqlite(lite) => diesel::delete(live)
+            .returning(se::value)
+            .get_result::<Vec<u8>>(lite)
+            .optional(),
     }
-    let v: Vec<u8> = se::table.filter(se::key.eq(k)).select(se::value).first(c)?;
-    diesel::delete(se::table.filter(se::key.eq(k))).execute(c)?;
-    Ok(Some(v))
 }
 
 /// The live (unexpired, unconsumed) value under the full key `k`.
