@@ -5,7 +5,6 @@
 //! published as JWKs with `kid` (the RFC 7638 thumbprint), `kty`, `use: sig` and `alg`, never a
 //! private member.
 
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use josekit::jwk::alg::ed::EdCurve;
@@ -27,6 +26,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256, Sha512};
 use std::sync::Mutex;
 
+use super::p256::P256Key;
 use crate::protocol::jose::Alg;
 
 /// A freshly generated key pair.
@@ -123,16 +123,16 @@ pub fn thumbprint(jwk: &Value) -> anyhow::Result<String> {
 /// provider set-up for each one (≈ 40 % of an ES256 signature). Here each signer keeps a small
 /// pool of contexts initialised once (`EVP_PKEY_sign_init` + padding + digest), and a signature
 /// is the SHA-256 of the signing input plus one `EVP_PKEY_sign` — what `openssl speed` measures.
-/// ES256 signs with AWS-LC (through `aws-lc-rs`), whose P-256 signature is ≈ 20 % cheaper than
-/// OpenSSL 3.0's here (a signing loop of each; docs/BENCHMARKS.md, change 13); the key is still
-/// parsed and checked by OpenSSL first.
+/// ES256 signs with AWS-LC ([`P256Key`]), whose P-256 signature is ≈ 20 % cheaper than OpenSSL
+/// 3.0's here (a signing loop of each; docs/BENCHMARKS.md, changes 13 and 22); the key is
+/// parsed and checked by OpenSSL first, then by AWS-LC.
 /// Ed25519 has no prehashed form: it keeps its parsed key and signs one-shot.
 pub struct Signer {
     pub kid: String,
     pub alg: Alg,
     key: PKey<Private>,
     /// The P-256 key of an ES256 signer, in AWS-LC (it signs `R || S`, as JWS wants).
-    ec: Option<EcdsaKeyPair>,
+    ec: Option<P256Key>,
     /// Initialised signing contexts (RS256, PS256); empty for ES256 and EdDSA.
     contexts: ContextPool<Private>,
     at_jwt_header: String,
@@ -225,10 +225,8 @@ impl Signer {
                     ec.group().curve_name() == Some(Nid::X9_62_PRIME256V1),
                     "ES256 needs a P-256 key"
                 );
-                let pair =
-                    EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
-                        .map_err(|e| anyhow::anyhow!("AWS-LC rejected the P-256 key: {e}"))?;
-                Some(pair)
+                // Stored keys may be SEC1 (josekit writes that); AWS-LC gets OpenSSL's PKCS#8.
+                Some(P256Key::from_pkcs8_der(&key.private_key_to_pkcs8()?)?)
             }
             Alg::EdDSA => None,
         };
@@ -260,35 +258,33 @@ impl Signer {
         Ok(ctx)
     }
 
-    /// The JWS signature of `input` (RFC 7518 §3: PKCS#1 v1.5 or PSS for RSA, `R || S` for
-    /// ECDSA, the raw 64 bytes for Ed25519), appended base64url-encoded to `out`.
-    fn sign_into(&self, input: &[u8], out: &mut String) -> anyhow::Result<()> {
-        if self.alg == Alg::EdDSA {
-            let mut md = MdCtx::new()?;
-            md.digest_sign_init(None, &self.key)?;
-            let mut sig = [0u8; 64];
-            let n = md.digest_sign(input, Some(&mut sig))?;
-            anyhow::ensure!(n == sig.len(), "unexpected Ed25519 signature length");
-            URL_SAFE_NO_PAD.encode_string(sig, out);
-            return Ok(());
-        }
-        if let Some(ec) = &self.ec {
-            // SHA-256 and ECDSA in one call; AWS-LC draws the nonce from its own DRBG (the
-            // `rng` argument is only there for ring's signature of this method).
-            let sig = ec
-                .sign(&aws_lc_rs::rand::SystemRandom::new(), input)
-                .map_err(|_| anyhow::anyhow!("ES256 signing failed"))?;
-            URL_SAFE_NO_PAD.encode_string(sig.as_ref(), out);
-            return Ok(());
-        }
-        let digest = Sha256::digest(input);
-        let mut ctx = self.contexts.take(|| self.new_context())?;
+    /// Signs the JWS signing input in `out` (RFC 7518 §3: PKCS#1 v1.5 or PSS for RSA, `R || S`
+    /// for ECDSA, the raw 64 bytes for Ed25519) and appends `.` and the base64url signature.
+    fn sign_appending(&self, out: &mut String) -> anyhow::Result<()> {
+        let input = out.as_bytes();
         // 512 bytes fit RSA-4096 signatures.
         let mut sig = [0u8; 512];
-        let len = ctx.sign(&digest, Some(&mut sig));
-        // A context that failed may be in any state: drop it rather than reuse it.
-        let len = len?;
-        self.contexts.give_back(ctx);
+        let len = if self.alg == Alg::EdDSA {
+            let mut md = MdCtx::new()?;
+            md.digest_sign_init(None, &self.key)?;
+            let buf = sig.get_mut(..64).unwrap_or_default();
+            let n = md.digest_sign(input, Some(buf))?;
+            anyhow::ensure!(n == 64, "unexpected Ed25519 signature length");
+            n
+        } else if let Some(ec) = &self.ec {
+            let rs = ec.sign(input)?;
+            sig[..rs.len()].copy_from_slice(&rs);
+            rs.len()
+        } else {
+            let digest = Sha256::digest(input);
+            let mut ctx = self.contexts.take(|| self.new_context())?;
+            let len = ctx.sign(&digest, Some(&mut sig));
+            // A context that failed may be in any state: drop it rather than reuse it.
+            let len = len?;
+            self.contexts.give_back(ctx);
+            len
+        };
+        out.push('.');
         URL_SAFE_NO_PAD.encode_string(sig.get(..len).unwrap_or_default(), out);
         Ok(())
     }
@@ -324,10 +320,7 @@ impl Signer {
                 // Do not keep an unusually large buffer around.
                 *payload = Vec::new();
             }
-            let mut signature = String::with_capacity(700);
-            self.sign_into(out.as_bytes(), &mut signature)?;
-            out.push('.');
-            out.push_str(&signature);
+            self.sign_appending(&mut out)?;
             Ok(out)
         })
     }

@@ -102,12 +102,8 @@ fn client_credentials_grant(
     scope: Option<Scopes>,
     resources: &[String],
 ) -> Result<TokenResponse, OAuthError> {
-    let decision = client_credentials::decide(
-        client,
-        scope.as_ref(),
-        resources,
-        core.settings.default_audience(),
-    )?;
+    let decision =
+        client_credentials::decide(client, scope, resources, core.settings.default_audience())?;
     let ttl = core.settings.tokens.access_token_ttl;
     let claims = AccessTokenClaims::for_client(
         core.settings.issuer(),

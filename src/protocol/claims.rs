@@ -20,12 +20,13 @@ impl Serialize for Audience {
     }
 }
 
+/// Borrowed where the values already live elsewhere (the settings, the client, the user).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct AccessTokenClaims {
-    pub iss: String,
-    pub sub: String,
+pub struct AccessTokenClaims<'a> {
+    pub iss: &'a str,
+    pub sub: &'a str,
     pub aud: Audience,
-    pub client_id: String,
+    pub client_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     pub iat: i64,
@@ -33,11 +34,11 @@ pub struct AccessTokenClaims {
     pub jti: String,
 }
 
-impl AccessTokenClaims {
+impl<'a> AccessTokenClaims<'a> {
     /// Claims of a client-credentials token: the client is its own subject.
     pub fn for_client(
-        issuer: &str,
-        client_id: &str,
+        issuer: &'a str,
+        client_id: &'a str,
         scopes: &Scopes,
         audience: Vec<String>,
         now: i64,
@@ -45,10 +46,10 @@ impl AccessTokenClaims {
         jti: String,
     ) -> Self {
         Self {
-            iss: issuer.to_string(),
-            sub: client_id.to_string(),
+            iss: issuer,
+            sub: client_id,
             aud: Audience(audience),
-            client_id: client_id.to_string(),
+            client_id,
             scope: (!scopes.is_empty()).then(|| scopes.to_string()),
             iat: now,
             exp: now + ttl,
@@ -57,13 +58,13 @@ impl AccessTokenClaims {
     }
 }
 
-impl AccessTokenClaims {
+impl<'a> AccessTokenClaims<'a> {
     /// Claims of a token issued to `client_id` on behalf of a user (`sub`).
     #[allow(clippy::too_many_arguments)]
     pub fn for_user(
-        issuer: &str,
-        client_id: &str,
-        user_id: &str,
+        issuer: &'a str,
+        client_id: &'a str,
+        user_id: &'a str,
         scopes: &Scopes,
         audience: Vec<String>,
         now: i64,
@@ -71,7 +72,7 @@ impl AccessTokenClaims {
         jti: String,
     ) -> Self {
         let mut c = Self::for_client(issuer, client_id, scopes, audience, now, ttl, jti);
-        c.sub = user_id.to_string();
+        c.sub = user_id;
         c
     }
 }

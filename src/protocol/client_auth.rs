@@ -407,14 +407,11 @@ pub fn parse_basic(header: &[u8]) -> Result<(String, String), OAuthError> {
 }
 
 fn form_decode(s: &str) -> Option<String> {
-    if !super::params::valid_escapes(s.as_bytes()) {
+    let mut out = Vec::with_capacity(s.len());
+    if !super::params::form_decode_into(s.as_bytes(), &mut out) {
         return None;
     }
-    let replaced = s.replace('+', " ");
-    percent_encoding::percent_decode_str(&replaced)
-        .decode_utf8()
-        .ok()
-        .map(|c| c.into_owned())
+    String::from_utf8(out).ok()
 }
 
 fn check_len(value: &str, max: usize, basic: bool) -> Result<(), OAuthError> {

@@ -24,7 +24,7 @@ pub struct Decision {
 
 pub fn decide(
     client: &Client,
-    scope: Option<&Scopes>,
+    scope: Option<Scopes>,
     resources: &[String],
     default_audience: &str,
 ) -> Result<Decision, OAuthError> {
@@ -33,15 +33,15 @@ pub fn decide(
             "the client is not allowed the client_credentials grant",
         ));
     }
-    let allowed = client.metadata.scopes.filter(|s| !USER_SCOPES.contains(&s));
+    let allowed = |s: &str| !USER_SCOPES.contains(&s) && client.metadata.scopes.contains(s);
     let scopes = match scope {
-        Some(requested) if !requested.is_subset_of(&allowed) => {
+        Some(requested) if !requested.iter().all(allowed) => {
             return Err(OAuthError::invalid_scope(
                 "the requested scope is not allowed for this client",
             ));
         }
-        Some(requested) => requested.clone(),
-        None => allowed,
+        Some(requested) => requested,
+        None => client.metadata.scopes.filter(allowed),
     };
     let audience = audience(client, resources, default_audience)?;
     Ok(Decision { scopes, audience })
@@ -117,10 +117,10 @@ mod tests {
             "read write",
             "user scopes never granted by default"
         );
-        let d = decide(&c, Some(&Scopes::parse("write").unwrap()), &[], DEF).unwrap();
+        let d = decide(&c, Some(Scopes::parse("write").unwrap()), &[], DEF).unwrap();
         assert_eq!(d.scopes.to_string(), "write");
         for bad in ["admin", "read admin", "openid", "READ"] {
-            let e = decide(&c, Some(&Scopes::parse(bad).unwrap()), &[], DEF).unwrap_err();
+            let e = decide(&c, Some(Scopes::parse(bad).unwrap()), &[], DEF).unwrap_err();
             assert_eq!(e.code(), "invalid_scope", "{bad}");
         }
     }
