@@ -112,7 +112,8 @@ fn decode_pairs(
     mut on_repeat: impl FnMut(&str) -> Repeat,
 ) -> Result<(Params, Option<String>), OAuthError> {
     let mut text: Vec<u8> = Vec::with_capacity(input.len());
-    let mut pairs: Vec<Pair> = Vec::with_capacity(input.iter().filter(|b| **b == b'&').count() + 1);
+    let pairs_at_most = input.iter().filter(|b| **b == b'&').count() + 1;
+    let mut pairs: Vec<Pair> = Vec::with_capacity(pairs_at_most.min(MAX_PARAMS));
     for (count, part) in input
         .split(|b| *b == b'&')
         .filter(|p| !p.is_empty())
