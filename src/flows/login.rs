@@ -101,24 +101,25 @@ async fn try_submit(
     let username = normalize_username(&form.username).unwrap_or_default();
     let acct_key = format!("acct:{username}");
     let ip_key = format!("ip:{}", form.client_ip);
-    let failures = core
+    // The failure counts and the user in one go (one trip on the embedded default).
+    let lookup = (!username.is_empty() && form.password.len() <= 1024).then(|| username.clone());
+    let (failures, user) = core
         .sessions
-        .count_max(Kind::Throttle, &[&acct_key, &ip_key])
+        .count_max_with(
+            &core.store,
+            Kind::Throttle,
+            &[&acct_key, &ip_key],
+            move |s| match lookup {
+                Some(u) => s.get_user_by_username(&u),
+                None => Ok(None),
+            },
+        )
         .await
-        .map_err(unavailable)?;
+        .map_err(super::storage_error)?;
     let delay = throttle_delay_ms(failures);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
-    let user = if username.is_empty() || form.password.len() > 1024 {
-        None
-    } else {
-        let u = username.clone();
-        core.store
-            .run(move |s| s.get_user_by_username(&u))
-            .await
-            .map_err(super::storage_error)?
-    };
     // Unknown users are checked against a dummy hash, so every failure takes as long.
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
     let password_ok = core.passwords.verify(form.password, hash).await;

@@ -276,6 +276,31 @@ impl SessionStore {
         }
     }
 
+    /// [`SessionStore::count_max`] together with a read `f` on the database (unsynced, as
+    /// [`Store::run_unsynced`]), for a step that needs both before it can go on: on the SQL
+    /// session store — the same database as `store` — one trip to the storage thread; on Redis,
+    /// the two at once.
+    ///
+    /// [`Store::run_unsynced`]: crate::storage::Store::run_unsynced
+    pub async fn count_max_with<T: Send + 'static>(
+        &self,
+        store: &std::sync::Arc<crate::storage::Store>,
+        kind: Kind,
+        keys: &[&str],
+        f: impl FnOnce(&crate::storage::Store) -> crate::storage::StorageResult<T> + Send + 'static,
+    ) -> crate::storage::StorageResult<(i64, T)> {
+        for k in keys {
+            check_key(k).map_err(into_storage)?;
+        }
+        match self {
+            SessionStore::Sql(s) => s.count_max_with(kind, keys, f).await,
+            SessionStore::Redis(r) => {
+                let (count, t) = tokio::join!(r.count_max(kind, keys), store.run_unsynced(f));
+                Ok((count.map_err(into_storage)?, t?))
+            }
+        }
+    }
+
     /// Removes counter `key`.
     pub async fn reset(&self, kind: Kind, key: &str) -> SessionResult<()> {
         check_key(key)?;

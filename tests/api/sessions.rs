@@ -35,6 +35,7 @@ async fn session_store_conformance(backend: Backend) {
     for store in stores {
         eprintln!("session store: {}", store.backend_name());
         around(&store, &db).await;
+        count_max_with(&store, &db).await;
         conformance(Arc::new(store)).await;
     }
 }
@@ -240,6 +241,47 @@ async fn conformance(s: Arc<SessionStore>) {
     // bounded keys
     assert!(s.get(Kind::Session, "").await.is_err());
     assert!(s.get(Kind::Session, &"k".repeat(300)).await.is_err());
+}
+
+/// `count_max_with`: the counters and the database read together; a failing read fails the
+/// call, over-long keys are refused before anything runs.
+async fn count_max_with(s: &SessionStore, db: &Arc<Store>) {
+    let ttl = Duration::from_secs(60);
+    for _ in 0..2 {
+        s.incr(Kind::Throttle, "cw1", ttl).await.unwrap();
+    }
+    s.incr(Kind::Throttle, "cw2", ttl).await.unwrap();
+    let (n, users) = s
+        .count_max_with(db, Kind::Throttle, &["cw1", "cw2", "cw3"], |store| {
+            store.get_user_by_username("nobody-cw")
+        })
+        .await
+        .unwrap();
+    assert_eq!((n, users.is_none()), (2, true));
+    let (n, v) = s
+        .count_max_with(db, Kind::Throttle, &["cw3"], |_| Ok(7))
+        .await
+        .unwrap();
+    assert_eq!((n, v), (0, 7));
+    let failed = s
+        .count_max_with(db, Kind::Throttle, &["cw1"], |_| {
+            Err::<(), _>(StorageError::Unavailable(anyhow::anyhow!("down")))
+        })
+        .await;
+    assert!(matches!(failed, Err(StorageError::Unavailable(_))));
+    let long = "k".repeat(tessera::session::MAX_KEY + 1);
+    let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let r = ran.clone();
+    let refused = s
+        .count_max_with(db, Kind::Throttle, &[&long], move |_| {
+            r.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        })
+        .await;
+    assert!(refused.is_err());
+    assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
+    s.reset(Kind::Throttle, "cw1").await.unwrap();
+    s.reset(Kind::Throttle, "cw2").await.unwrap();
 }
 
 /// `around`: the writes of `before`, then the storage call, then the one write it asks for,

@@ -199,22 +199,24 @@ impl SqlSessionStore {
 
     /// The largest live value among the counters `keys` (0 when none is live).
     pub async fn count_max(&self, kind: Kind, keys: &[&str]) -> SessionResult<i64> {
-        use super::schema::counters as ct;
         let keys: Vec<String> = keys.iter().map(|k| full_key(kind, k)).collect();
         self.store
-            .run_unsynced(move |s| {
-                s.with_conn(|c| {
-                    ct::table
-                        .filter(ct::key.eq_any(&keys))
-                        .filter(ct::expires_at.gt(unix_now()))
-                        .select(ct::count)
-                        .load::<i64>(c)
-                        .map(|v| v.into_iter().max().unwrap_or(0))
-                        .map_err(map_err)
-                })
-            })
+            .run_unsynced(move |s| count_max_now(s, &keys))
             .await
             .map_err(to_session)
+    }
+
+    /// [`SqlSessionStore::count_max`], then `f`, in one trip to the storage thread.
+    pub async fn count_max_with<T: Send + 'static>(
+        &self,
+        kind: Kind,
+        keys: &[&str],
+        f: impl FnOnce(&Store) -> StorageResult<T> + Send + 'static,
+    ) -> StorageResult<(i64, T)> {
+        let keys: Vec<String> = keys.iter().map(|k| full_key(kind, k)).collect();
+        self.store
+            .run_unsynced(move |s| Ok((count_max_now(s, &keys)?, f(s)?)))
+            .await
     }
 
     pub async fn reset(&self, kind: Kind, key: &str) -> SessionResult<()> {
@@ -239,6 +241,20 @@ impl SqlSessionStore {
             .await
             .map_err(to_session)
     }
+}
+
+/// The largest live value among the counters `keys` (full keys), 0 when none is live.
+fn count_max_now(s: &Store, keys: &[String]) -> StorageResult<i64> {
+    use super::schema::counters as ct;
+    s.with_conn(|c| {
+        ct::table
+            .filter(ct::key.eq_any(keys))
+            .filter(ct::expires_at.gt(unix_now()))
+            .select(ct::count)
+            .load::<i64>(c)
+            .map(|v| v.into_iter().max().unwrap_or(0))
+            .map_err(map_err)
+    })
 }
 
 impl Store {
