@@ -1,10 +1,11 @@
 """A browser-style sign-in over HTTP, for bench/bench.py (python3 standard library only).
 
 One flow: GET the authorization endpoint (prompt=consent, PKCE S256) → follow any redirects to
-the login page → POST the login form → follow to the consent page → POST "allow" → the redirect
-to the client's redirect URI carries the code → POST it to the token endpoint. Cookies are kept
-per flow (a fresh browser each time), keep-alive per worker. The forms are read from the HTML
-(hidden inputs included), so the same code drives Tessera and the oidc-provider reference.
+the login page → POST the login form → the consent page (in the answer, or by a redirect) →
+POST "allow" → the redirect to the client's redirect URI carries the code → POST it to the token
+endpoint. Cookies are kept per flow (a fresh browser each time), keep-alive per worker. The forms
+are read from the HTML (hidden inputs included), so the same code drives Tessera and the
+oidc-provider reference.
 
 Every response is checked against what the step expects (200 for a page and the token response,
 302/303 for a redirect); anything else is an error and ends that flow.
@@ -156,21 +157,25 @@ class Client:
                     break
                 target, method, body, extra = local(loc), "GET", None, {}
                 continue
-            if status != 200 or method != "GET":
+            if status != 200:
                 raise FlowError(f"{method} {path}: unexpected status {status}: {data[:200]!r}")
+            # A page: after a GET, or in the answer to a form (Tessera answers the login form
+            # with the consent page, as Keycloak does; oidc-provider redirects to it).
             parser = _Forms()
             parser.feed(data.decode("utf-8", "replace"))
             form = parser.form
             if not form or form["method"] != "post":
-                raise FlowError(f"GET {path}: no form on the page")
+                raise FlowError(f"{method} {path}: no form on the page")
             fields = dict(form["fields"])
             if form["password"]:
+                if method == "POST":
+                    raise FlowError(f"POST {path}: the login form again (sign-in refused)")
                 fields["username"] = username
                 fields["password"] = password
             else:
                 allow = [b for b in form["buttons"] if b[1] == "allow"]
                 if not allow:
-                    raise FlowError(f"GET {path}: neither a login nor a consent form")
+                    raise FlowError(f"{method} {path}: neither a login nor a consent form")
                 fields[allow[0][0]] = allow[0][1]
             body = urllib.parse.urlencode(fields)
             extra = {"Content-Type": "application/x-www-form-urlencoded", "Origin": self.origin}

@@ -65,8 +65,9 @@ pub enum Outcome {
     /// Show the login form for a just-started interaction (`/authorize` answers with it: one
     /// redirect and one request fewer than going to the login page).
     LoginForm(super::login::LoginForm),
-    /// Go to the consent page for this interaction.
-    Consent(String),
+    /// Show the consent page for this interaction (`/authorize`, and the login form's POST,
+    /// answer with it, as they do with the login form: a redirect and a request fewer).
+    Consent(super::consent::ConsentForm),
     /// Show Tessera's error page: nothing may be sent to the client.
     Page { status: u16, message: String },
 }
@@ -258,7 +259,12 @@ async fn try_advance(
     let (kept, kept_ttl) = interaction_entry(core, interaction)?;
     let keep = |next: Next| {
         if next == Next::Consent {
-            Outcome::Consent(keep_id.clone())
+            Outcome::Consent(super::consent::form(
+                core,
+                &keep_id,
+                &session.data.csrf,
+                req,
+            ))
         } else {
             Outcome::Login(keep_id.clone())
         }

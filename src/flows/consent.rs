@@ -6,6 +6,7 @@ use super::Core;
 use super::authorize::{self, Outcome, Step, expired_page, failure_page, redirect_error};
 use super::browser;
 use crate::protocol::OAuthError;
+use crate::protocol::authorize::AuthorizationRequest;
 use crate::session::Kind;
 
 /// What the consent page shows.
@@ -44,20 +45,26 @@ pub async fn show(core: &Core, ir: &str, cookie: Option<&str>) -> ConsentPage {
         Err(e) => return ConsentPage::Other(failure_page(e)),
     };
     match interaction {
-        Some(i) => {
-            let client = core.directory.client(i.request.target.client_id());
-            let partner = client.as_ref().map(|c| &c.metadata.partner);
-            ConsentPage::Form(ConsentForm {
-                interaction: ir.to_string(),
-                csrf: session.data.csrf.clone(),
-                client_name: super::login::client_name(core, i.request.target.client_id()),
-                scopes: i.request.scopes().iter().map(str::to_string).collect(),
-                logo_uri: partner.and_then(|p| https_only(&p.logo_uri)),
-                policy_uri: partner.and_then(|p| https_only(&p.policy_uri)),
-                tos_uri: partner.and_then(|p| https_only(&p.tos_uri)),
-            })
-        }
+        Some(i) => ConsentPage::Form(form(core, ir, &session.data.csrf, &i.request)),
         None => ConsentPage::Other(expired_page()),
+    }
+}
+
+/// The consent page of interaction `ir` for a session whose CSRF token is `csrf`.
+pub fn form(core: &Core, ir: &str, csrf: &str, request: &AuthorizationRequest) -> ConsentForm {
+    let client_id = request.target.client_id();
+    let client = core.directory.client(client_id);
+    let partner = client.as_ref().map(|c| &c.metadata.partner);
+    ConsentForm {
+        interaction: ir.to_string(),
+        csrf: csrf.to_string(),
+        client_name: client
+            .as_ref()
+            .map_or_else(|| client_id.to_string(), |c| c.metadata.name.clone()),
+        scopes: request.scopes().iter().map(str::to_string).collect(),
+        logo_uri: partner.and_then(|p| https_only(&p.logo_uri)),
+        policy_uri: partner.and_then(|p| https_only(&p.policy_uri)),
+        tos_uri: partner.and_then(|p| https_only(&p.tos_uri)),
     }
 }
 

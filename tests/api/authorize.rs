@@ -127,16 +127,17 @@ pub async fn sign_in(b: &mut Browser, app: &TestApp, url: &str) -> String {
             ],
         )
         .await;
-    assert_status(&r, 303, "login POST answers 303");
-    let mut next = location(&r);
-    if next.starts_with(&format!("{}/consent", app.issuer)) {
-        let page = b.get(&next).await;
-        let html = page.text().await.unwrap();
-        let r = allow(b, app, &html).await;
-        assert_status(&r, 303, "consent POST answers 303");
-        next = location(&r);
+    if r.status().as_u16() == 303 {
+        // No consent to ask for: straight back to the client.
+        return location(&r);
     }
-    next
+    // The answer is the consent page itself.
+    assert_status(&r, 200, "login POST answers with the consent page or 303");
+    let html = r.text().await.unwrap();
+    assert!(html.contains("action=\"/consent\""), "{html}");
+    let r = allow(b, app, &html).await;
+    assert_status(&r, 303, "consent POST answers 303");
+    location(&r)
 }
 
 /// Submits "Allow" on the consent page `html`.
@@ -645,16 +646,27 @@ async fn login_and_consent_pages_refuse_bad_input(backend: Backend) {
             ],
         )
         .await;
-    assert_status(&r, 303, "login");
-    let consent = location(&r);
-    // The old CSRF token died with the old session.
-    let html = b.get(&consent).await.text().await.unwrap();
+    // The answer is the consent page (no redirect), with the page headers.
+    assert_status(&r, 200, "login");
+    assert_page_headers(&r);
+    let html = r.text().await.unwrap();
     assert!(
         html.contains("Confirm who you are"),
         "scopes in plain words: {html}"
     );
+    assert_eq!(hidden(&html, "ir"), ir, "the same interaction");
+    // The old CSRF token died with the old session.
     let new_csrf = hidden(&html, "csrf");
     assert_ne!(new_csrf, csrf);
+    // GET /consent shows the same page (a reload, a bookmark).
+    let again = b
+        .get(&format!("{}/consent?ir={ir}", app.issuer))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(hidden(&again, "csrf"), new_csrf);
+    assert!(again.contains("Confirm who you are"), "{again}");
     let r = b
         .post(
             &app.url("/consent"),
@@ -720,11 +732,14 @@ async fn consent_is_remembered_and_prompt_is_honoured(backend: Backend) {
         param(&location(&r), "error").as_deref(),
         Some("consent_required")
     );
+    // /authorize answers with the consent page itself.
     let r = b.get(&authorize_url(app, "web", "openid email", "")).await;
-    assert!(location(&r).starts_with(&format!("{}/consent", app.issuer)));
+    assert_status(&r, 200, "consent page at /authorize");
+    assert_page_headers(&r);
     // Approving it adds `email` to the standing consent, which keeps `profile`. The form sent
     // eight times at once (a double click, a replay): one code, the others the expired page.
-    let html = b.get(&location(&r)).await.text().await.unwrap();
+    let html = r.text().await.unwrap();
+    assert!(html.contains("action=\"/consent\""), "{html}");
     let submissions = (0..8).map(|_| {
         let mut twin = Browser::new();
         twin.cookie = b.cookie.clone();
@@ -762,7 +777,8 @@ async fn consent_is_remembered_and_prompt_is_honoured(backend: Backend) {
     let r = b
         .get(&authorize_url(app, "web", "openid", "&prompt=consent"))
         .await;
-    assert!(location(&r).starts_with(&format!("{}/consent", app.issuer)));
+    assert_status(&r, 200, "prompt=consent");
+    assert!(r.text().await.unwrap().contains("action=\"/consent\""));
     for forced in ["&prompt=login", "&max_age=0"] {
         let r = b.get(&authorize_url(app, "web", "openid", forced)).await;
         assert_status(&r, 200, forced);
@@ -1074,6 +1090,23 @@ async fn userinfo_accepts_only_access_tokens_with_openid(backend: Backend) {
     .await;
 }
 
+/// The headers of Tessera's pages: not framed, no referrer, not sniffed, not cached, a strict
+/// CSP (no `form-action`: the form_post page submits to the client).
+pub fn assert_page_headers(page: &reqwest::Response) {
+    let h = page.headers();
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["cache-control"], "no-store");
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("frame-ancestors 'none'")
+            && !csp.contains("unsafe-inline")
+            && !csp.contains("form-action"),
+        "{csp}"
+    );
+}
+
 async fn form_post_cors_and_page_headers(backend: Backend) {
     let f = fixture(backend, &["--web-origin", "https://spa.example.com"]).await;
     let app = &f.app;
@@ -1092,18 +1125,7 @@ async fn form_post_cors_and_page_headers(backend: Backend) {
     // The login form, served by the authorization endpoint itself.
     let page = r;
     assert_status(&page, 200, "the login form");
-    let h = page.headers();
-    assert_eq!(h["x-frame-options"], "DENY");
-    assert_eq!(h["referrer-policy"], "no-referrer");
-    assert_eq!(h["x-content-type-options"], "nosniff");
-    assert_eq!(h["cache-control"], "no-store");
-    let csp = h["content-security-policy"].to_str().unwrap();
-    assert!(
-        csp.contains("frame-ancestors 'none'")
-            && !csp.contains("unsafe-inline")
-            && !csp.contains("form-action"),
-        "{csp}"
-    );
+    assert_page_headers(&page);
     let html = page.text().await.unwrap();
     assert!(
         !html.contains("<script>") && !html.contains("style="),
@@ -1128,7 +1150,7 @@ async fn form_post_cors_and_page_headers(backend: Backend) {
                 ],
             )
             .await;
-        let html = b.get(&location(&r)).await.text().await.unwrap();
+        let html = r.text().await.unwrap();
         let r = allow(&mut b, app, &html).await;
         assert_status(&r, 200, "form_post page");
         r.text().await.unwrap()

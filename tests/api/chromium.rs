@@ -525,12 +525,13 @@ async fn a_real_browser_signs_in_and_consents(backend: Backend) {
     let submit = chromium.find("form button[type=submit]").await;
     chromium.click(&submit).await;
 
-    // Signed in: the consent page, which names the client.
-    let consent_prefix = format!("{}/consent", app.issuer);
-    chromium
-        .wait_for_url("the consent page", |u| u.starts_with(&consent_prefix))
-        .await;
+    // Signed in: the consent page, which names the client — the answer to the login form
+    // itself (no redirect), so the address is the form's.
     chromium.wait_for_title("Allow access?").await;
+    let login_url = format!("{}/login", app.base);
+    chromium
+        .wait_for_url("the consent page", |u| u == login_url)
+        .await;
     let lead = chromium.find("p.lead strong").await;
     assert_eq!(
         chromium.text(&lead).await,

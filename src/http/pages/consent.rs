@@ -9,26 +9,30 @@ use super::{
     ConsentView, describe_scope, error_page, render, respond, same_origin_post,
     session_cookie_value,
 };
-use crate::flows::consent::{self, ConsentPage};
+use crate::flows::consent::{self, ConsentForm, ConsentPage};
 use crate::flows::{Core, authorize};
 use crate::http::extract::form_body;
 use crate::protocol::params::Params;
 
+pub(super) fn form_view(f: &ConsentForm) -> HttpResponse {
+    render(
+        StatusCode::OK,
+        &ConsentView {
+            interaction: &f.interaction,
+            csrf: &f.csrf,
+            client_name: &f.client_name,
+            scopes: f.scopes.iter().map(|s| describe_scope(s)).collect(),
+            logo_uri: f.logo_uri.as_deref(),
+            policy_uri: f.policy_uri.as_deref(),
+            tos_uri: f.tos_uri.as_deref(),
+        },
+    )
+}
+
 pub async fn show(req: HttpRequest, q: Option<Query<IrQuery>>, core: Data<Core>) -> HttpResponse {
     let ir = q.and_then(|q| q.into_inner().ir).unwrap_or_default();
     match consent::show(&core, &ir, session_cookie_value(&core, &req).as_deref()).await {
-        ConsentPage::Form(f) => render(
-            StatusCode::OK,
-            &ConsentView {
-                interaction: &f.interaction,
-                csrf: &f.csrf,
-                client_name: &f.client_name,
-                scopes: f.scopes.iter().map(|s| describe_scope(s)).collect(),
-                logo_uri: f.logo_uri.as_deref(),
-                policy_uri: f.policy_uri.as_deref(),
-                tos_uri: f.tos_uri.as_deref(),
-            },
-        ),
+        ConsentPage::Form(f) => form_view(&f),
         ConsentPage::Other(outcome) => respond(
             &core,
             authorize::Step {

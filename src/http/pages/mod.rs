@@ -141,10 +141,7 @@ pub fn respond(core: &Core, step: Step, after_post: bool) -> HttpResponse {
             redirect_status,
             &format!("{}{}?ir={ir}", core.settings.issuer(), paths::LOGIN),
         ),
-        Outcome::Consent(ir) => redirect(
-            redirect_status,
-            &format!("{}{}?ir={ir}", core.settings.issuer(), paths::CONSENT),
-        ),
+        Outcome::Consent(form) => consent::form_view(&form),
         Outcome::Redirect { target, params } => match target.response_mode {
             ResponseMode::Query => redirect(redirect_status, &target.query_url(&params)),
             ResponseMode::FormPost => render(
