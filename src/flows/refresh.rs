@@ -11,6 +11,7 @@
 use super::Core;
 use super::authorize::{CodeGrant, code_key, load_active_user};
 use super::token::{TokenResponse, UserTokens, issue_user_tokens};
+use crate::config::TokenSettings;
 use crate::crypto::random;
 use crate::protocol::OAuthError;
 use crate::protocol::client::{Client, GrantType};
@@ -27,32 +28,31 @@ fn successor_aad(presented_hash: &str) -> Vec<u8> {
 
 /// A new family for the code exchange and its first refresh token: the plain token, and the
 /// rows the caller stores with `Store::record_redemption` (in the same transaction as the code's
-/// redemption record).
+/// redemption record). `tokens` gives the lifetimes.
 pub fn new_family(
-    core: &Core,
-    client: &Client,
+    tokens: &TokenSettings,
+    client_id: &str,
     grant: &CodeGrant,
     access_jti: &str,
     access_expires_at: i64,
+    now: i64,
 ) -> Result<(String, Family, NewRefreshToken), OAuthError> {
-    let now = core.clock.now();
-    let t = &core.settings.tokens;
     let plain = random::token::<32>().map_err(OAuthError::Server)?;
     let family = Family {
         id: uuid::Uuid::new_v4().to_string(),
-        client_id: client.id.clone(),
+        client_id: client_id.to_string(),
         user_id: grant.user_id.clone(),
         scope: grant.scope.clone(),
         sid: Some(grant.sid.clone()),
         auth_time: grant.auth_time,
         created_at: now,
-        absolute_expires_at: now + t.refresh_absolute_ttl as i64,
+        absolute_expires_at: now + tokens.refresh_absolute_ttl as i64,
         revoked_at: None,
     };
     let first = NewRefreshToken {
         hash: code_key(&plain),
         sealed: None,
-        expires_at: (now + t.refresh_idle_ttl as i64).min(family.absolute_expires_at),
+        expires_at: (now + tokens.refresh_idle_ttl as i64).min(family.absolute_expires_at),
         access_jti: access_jti.to_string(),
         access_expires_at,
     };

@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use super::Core;
 use super::authorize::{CodeGrant, code_key};
-use super::browser::unavailable;
 use super::client_auth::{Endpoint, authenticate};
 use crate::crypto::jws;
 use crate::protocol::OAuthError;
@@ -125,6 +124,31 @@ fn client_credentials_grant(
     })
 }
 
+/// What the code exchange's storage call found.
+enum Exchange {
+    /// No live code under the key.
+    Unknown,
+    /// The code (now used up) cannot be read, does not fit this request, or the tokens cannot
+    /// be made.
+    Refused(OAuthError),
+    /// The code's user is gone or disabled.
+    Inactive,
+    /// The code was redeemed before: nothing written.
+    Replayed,
+    /// Recorded: the tokens can be signed.
+    Issued(Box<Issued>),
+}
+
+/// What a recorded code exchange signs.
+struct Issued {
+    grant: CodeGrant,
+    user: crate::protocol::user::User,
+    scopes: Scopes,
+    audience: Vec<String>,
+    jti: String,
+    refresh_token: Option<String>,
+}
+
 async fn authorization_code_grant(
     core: &Core,
     client: &Client,
@@ -142,85 +166,118 @@ async fn authorization_code_grant(
         return Err(OAuthError::invalid_grant("invalid authorization code"));
     }
     let key = code_key(code);
-    let Some(raw) = core
-        .sessions
-        .take(Kind::Code, &key)
-        .await
-        .map_err(unavailable)?
-    else {
-        // Not (or no longer) in the session store. A code redeemed before: refuse, and revoke
-        // what the first redemption got (the durable record outlives the code).
-        return Err(if revoke_earlier_redemption(core, &key).await? {
-            OAuthError::invalid_grant("the authorization code was already used")
-        } else {
-            OAuthError::invalid_grant("invalid or expired authorization code")
-        });
-    };
-    let grant: CodeGrant = serde_json::from_slice(&raw)
-        .map_err(|_| OAuthError::invalid_grant("invalid authorization code"))?;
     let now = core.clock.now();
-    authorization_code::check(
-        authorization_code::Binding {
-            client_id: &grant.client_id,
-            redirect_uri: &grant.redirect_uri,
-            code_challenge: grant.code_challenge.as_deref(),
-            issued_at: grant.issued_at,
-        },
-        authorization_code::Presented {
-            client_id: &client.id,
-            redirect_uri,
-            code_verifier,
-        },
-        core.settings.tokens.code_ttl as i64,
-        now,
-    )?;
-    let scopes = Scopes::parse(&grant.scope).unwrap_or_default();
-    let audience =
-        client_credentials::audience(client, resources, core.settings.default_audience())?;
     let ttl = core.settings.tokens.access_token_ttl as i64;
     let jti = uuid::Uuid::new_v4().to_string();
     let redemption = Redemption {
         access_token_jti: jti.clone(),
         expires_at: now + ttl + 60,
     };
-    // A refresh-token family when `offline_access` was granted to a client allowed the grant.
-    let (refresh_token, family) =
-        if scopes.contains("offline_access") && client.allows_grant(GrantType::RefreshToken) {
-            let (plain, family, first) =
-                super::refresh::new_family(core, client, &grant, &jti, now + ttl)?;
-            (Some(plain), Some((family, first)))
-        } else {
-            (None, None)
-        };
-    let (k, cid, uid, r) = (
+    // Judged after the take, as the code's own checks are: a code presented is used up.
+    let audience =
+        client_credentials::audience(client, resources, core.settings.default_audience());
+    let allows_refresh = client.allows_grant(GrantType::RefreshToken);
+    let (k, cid, tokens, code_ttl) = (
         key.clone(),
         client.id.clone(),
-        grant.user_id.clone(),
-        redemption.clone(),
+        core.settings.tokens.clone(),
+        core.settings.tokens.code_ttl as i64,
     );
-    // One trip to the storage thread: the user (fresh from SQL: a disabled user gets no
-    // tokens), then the durable redemption record and the family in one transaction. A record
+    let (redirect_uri, verifier) = (redirect_uri.to_string(), code_verifier.map(str::to_string));
+    // One trip to the storage thread on the embedded default: take the code (single use: among
+    // concurrent exchanges at most one gets it), check it against this request, then the user
+    // (fresh from SQL: a disabled user gets no tokens) and, durable before any token is
+    // returned, the redemption record and the refresh-token family in one transaction. A record
     // already there means the code was redeemed before (a session store that lost the
     // consumption): nothing is written, refuse and revoke below.
-    let (user, first) = core
-        .store
-        .run(move |s| {
-            let Some(user) = s.get_active_user(&uid)? else {
-                return Ok((None, true));
+    let exchange = core
+        .sessions
+        .take_with(&core.store, Kind::Code, &key, move |s, raw| {
+            let Some(raw) = raw else {
+                return Ok(Exchange::Unknown);
+            };
+            let Ok(grant) = serde_json::from_slice::<CodeGrant>(&raw) else {
+                return Ok(Exchange::Refused(OAuthError::invalid_grant(
+                    "invalid authorization code",
+                )));
+            };
+            let checked = authorization_code::check(
+                authorization_code::Binding {
+                    client_id: &grant.client_id,
+                    redirect_uri: &grant.redirect_uri,
+                    code_challenge: grant.code_challenge.as_deref(),
+                    issued_at: grant.issued_at,
+                },
+                authorization_code::Presented {
+                    client_id: &cid,
+                    redirect_uri: &redirect_uri,
+                    code_verifier: verifier.as_deref(),
+                },
+                code_ttl,
+                now,
+            );
+            let audience = match checked.and(audience) {
+                Ok(a) => a,
+                Err(e) => return Ok(Exchange::Refused(e)),
+            };
+            let scopes = Scopes::parse(&grant.scope).unwrap_or_default();
+            // A refresh-token family when `offline_access` was granted to a client allowed
+            // the grant.
+            let (refresh_token, family) = if scopes.contains("offline_access") && allows_refresh {
+                match super::refresh::new_family(&tokens, &cid, &grant, &jti, now + ttl, now) {
+                    Ok((plain, family, first)) => (Some(plain), Some((family, first))),
+                    Err(e) => return Ok(Exchange::Refused(e)),
+                }
+            } else {
+                (None, None)
+            };
+            let Some(user) = s.get_active_user(&grant.user_id)? else {
+                return Ok(Exchange::Inactive);
             };
             let family = family.as_ref().map(|(f, t)| (f, t));
-            let first = s.record_redemption(&k, &cid, &user.id, &r, family, now)?;
-            Ok((Some(user), first))
+            if !s.record_redemption(&k, &cid, &user.id, &redemption, family, now)? {
+                return Ok(Exchange::Replayed);
+            }
+            Ok(Exchange::Issued(Box::new(Issued {
+                grant,
+                user,
+                scopes,
+                audience,
+                jti,
+                refresh_token,
+            })))
         })
         .await
         .map_err(super::storage_error)?;
-    let user = user.ok_or_else(|| OAuthError::invalid_grant("the user is no longer active"))?;
-    if !first {
-        revoke_earlier_redemption(core, &key).await?;
-        return Err(OAuthError::invalid_grant(
-            "the authorization code was already used",
-        ));
-    }
+    let Issued {
+        grant,
+        user,
+        scopes,
+        audience,
+        jti,
+        refresh_token,
+    } = match exchange {
+        Exchange::Issued(issued) => *issued,
+        // Not (or no longer) in the session store. A code redeemed before: refuse, and revoke
+        // what the first redemption got (the durable record outlives the code).
+        Exchange::Unknown => {
+            return Err(if revoke_earlier_redemption(core, &key).await? {
+                OAuthError::invalid_grant("the authorization code was already used")
+            } else {
+                OAuthError::invalid_grant("invalid or expired authorization code")
+            });
+        }
+        Exchange::Refused(e) => return Err(e),
+        Exchange::Inactive => {
+            return Err(OAuthError::invalid_grant("the user is no longer active"));
+        }
+        Exchange::Replayed => {
+            revoke_earlier_redemption(core, &key).await?;
+            return Err(OAuthError::invalid_grant(
+                "the authorization code was already used",
+            ));
+        }
+    };
     let issued = UserTokens {
         client,
         user: &user,

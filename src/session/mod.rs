@@ -224,6 +224,32 @@ impl SessionStore {
         }
     }
 
+    /// [`SessionStore::take`], then `f` on the database with what was taken (`None`: nothing
+    /// live under `key`), durable as [`Store::run`]: for a value whose use is recorded in the
+    /// database (the code exchange). On the SQL session store — the same database as `store` —
+    /// one trip to the storage thread; on Redis, the take and then `f`. Once taken the value is
+    /// gone, whatever `f` returns.
+    ///
+    /// [`Store::run`]: crate::storage::Store::run
+    pub async fn take_with<T: Send + 'static>(
+        &self,
+        store: &std::sync::Arc<crate::storage::Store>,
+        kind: Kind,
+        key: &str,
+        f: impl FnOnce(&crate::storage::Store, Option<Vec<u8>>) -> crate::storage::StorageResult<T>
+        + Send
+        + 'static,
+    ) -> crate::storage::StorageResult<T> {
+        check_key(key).map_err(into_storage)?;
+        match self {
+            SessionStore::Sql(s) => s.take_with(kind, key, f).await,
+            SessionStore::Redis(r) => {
+                let taken = r.take(kind, key).await.map_err(into_storage)?;
+                store.run(move |s| f(s, taken)).await
+            }
+        }
+    }
+
     /// Takes the live value under `taken` (as [`SessionStore::take`]) and, only when there was
     /// one, stores `value` under `inserted` for `ttl` unless a live value is there (as
     /// [`SessionStore::insert`]) — in one round trip to the store, atomically: no caller sees

@@ -36,6 +36,7 @@ async fn session_store_conformance(backend: Backend) {
         eprintln!("session store: {}", store.backend_name());
         around(&store, &db).await;
         count_max_with(&store, &db).await;
+        take_with(&store, &db).await;
         conformance(Arc::new(store)).await;
     }
 }
@@ -282,6 +283,59 @@ async fn count_max_with(s: &SessionStore, db: &Arc<Store>) {
     assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
     s.reset(Kind::Throttle, "cw1").await.unwrap();
     s.reset(Kind::Throttle, "cw2").await.unwrap();
+}
+
+/// `take_with`: the take, then the database call with what was taken — at most one of
+/// concurrent callers gets the value, and it is gone whatever the call returns.
+async fn take_with(s: &SessionStore, db: &Arc<Store>) {
+    let ttl = Duration::from_secs(60);
+    s.set(Kind::Code, "tw1", b"v1", ttl).await.unwrap();
+    let got = s
+        .take_with(db, Kind::Code, "tw1", |store, taken| {
+            store.ping()?;
+            Ok(taken)
+        })
+        .await
+        .unwrap();
+    assert_eq!(got.as_deref(), Some(&b"v1"[..]));
+    assert_eq!(s.get(Kind::Code, "tw1").await.unwrap(), None, "taken");
+    let again = s
+        .take_with(db, Kind::Code, "tw1", |_, taken| Ok(taken))
+        .await
+        .unwrap();
+    assert_eq!(again, None, "nothing live: f gets None");
+    // A failing call: its error comes back, and the value stays used up.
+    s.set(Kind::Code, "tw2", b"v2", ttl).await.unwrap();
+    let failed = s
+        .take_with(db, Kind::Code, "tw2", |_, taken| {
+            assert!(taken.is_some());
+            Err::<(), _>(StorageError::Unavailable(anyhow::anyhow!("down")))
+        })
+        .await;
+    assert!(matches!(failed, Err(StorageError::Unavailable(_))));
+    assert_eq!(s.get(Kind::Code, "tw2").await.unwrap(), None);
+    // Concurrent callers: one winner.
+    s.set(Kind::Code, "tw3", b"v3", ttl).await.unwrap();
+    let tries = (0..20).map(|_| s.take_with(db, Kind::Code, "tw3", |_, taken| Ok(taken)));
+    let results = futures_util::future::join_all(tries).await;
+    let winners = results
+        .into_iter()
+        .map(|r| r.unwrap())
+        .filter(|t| t.as_deref() == Some(&b"v3"[..]))
+        .count();
+    assert_eq!(winners, 1);
+    // An over-long key is refused before anything runs.
+    let long = "k".repeat(tessera::session::MAX_KEY + 1);
+    let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let r = ran.clone();
+    let refused = s
+        .take_with(db, Kind::Code, &long, move |_, _| {
+            r.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        })
+        .await;
+    assert!(refused.is_err());
+    assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
 }
 
 /// `around`: the writes of `before`, then the storage call, then the one write it asks for,

@@ -428,8 +428,8 @@ mod tests {
         .unwrap()
     }
 
-    /// Only what `run_unsynced` runs skips the sync at commit; every other write is durable
-    /// when it returns (SQLite: 2 = FULL, 1 = NORMAL) — also on a connection that served
+    /// Only what `run_unsynced` runs (and the session store's own writes) skips the sync at
+    /// commit; every other write is durable when it returns (SQLite: 2 = FULL, 1 = NORMAL) — also on a connection that served
     /// `run_unsynced` before (one pool: the level is switched at check-out).
     #[tokio::test]
     async fn only_unsynced_writes_skip_the_sync() {
@@ -440,10 +440,17 @@ mod tests {
         assert_eq!(store.run(|s| Ok(synchronous(s))).await.unwrap(), 2);
         assert_eq!(store.run_unsynced(|s| Ok(synchronous(s))).await.unwrap(), 1);
         assert_eq!(store.run(|s| Ok(synchronous(s))).await.unwrap(), 2);
+        // The code exchange's call: the take unsynced, what follows it durable.
+        let sessions = SqlSessionStore::new(store.clone());
+        let level = sessions
+            .take_with(crate::session::Kind::Code, "k", |s, _| Ok(synchronous(s)))
+            .await
+            .unwrap();
+        assert_eq!(level, 2, "take_with's call is durable");
         assert_eq!(
             store.pool.state().connections,
             1,
-            "one connection served all three"
+            "one connection served them all"
         );
     }
 

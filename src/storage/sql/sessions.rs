@@ -112,6 +112,27 @@ impl SqlSessionStore {
             .map_err(to_session)
     }
 
+    /// The take (unsynced, as session state always is), then `f` with what it took, durable
+    /// (as [`Store::run`]), in one trip to the storage thread: see [`SessionStore::take_with`].
+    ///
+    /// [`SessionStore::take_with`]: crate::session::SessionStore::take_with
+    pub async fn take_with<T: Send + 'static>(
+        &self,
+        kind: Kind,
+        key: &str,
+        f: impl FnOnce(&Store, Option<Vec<u8>>) -> StorageResult<T> + Send + 'static,
+    ) -> StorageResult<T> {
+        let k = full_key(kind, key);
+        self.store
+            .run(move |s| {
+                let taken = s
+                    .unsynced()
+                    .with_conn(|c| take_live(c, &k, unix_now()).map_err(map_err))?;
+                f(s, taken)
+            })
+            .await
+    }
+
     /// The take and the insert in one transaction.
     pub async fn take_and_insert(
         &self,
