@@ -15,6 +15,7 @@ use super::authorize::Interaction;
 use crate::crypto::random;
 use crate::protocol::OAuthError;
 use crate::session::{Batch, Kind, SessionError};
+use crate::storage::{StorageResult, Store};
 
 /// How long an anonymous session (no one signed in yet) lives.
 const ANONYMOUS_LIFETIME: Duration = Duration::from_secs(1800);
@@ -83,12 +84,61 @@ pub async fn load_with_interaction(
         .get_both((Kind::Session, &key), (Kind::AuthRequest, id))
         .await
         .map_err(unavailable)?;
+    Ok(with_interaction(cookie, key, raw_session, raw_interaction))
+}
+
+/// [`load_with_interaction`] and, in the same round trip, the largest live counter among
+/// `counters` and the database read `f` — those two only when the cookie can name a session
+/// and `id` an interaction (`None` otherwise: the step cannot go on anyway).
+pub async fn load_with_interaction_and<T: Send + 'static>(
+    core: &Core,
+    cookie: Option<&str>,
+    id: &str,
+    counters: (Kind, &[&str]),
+    f: impl FnOnce(&Store) -> StorageResult<T> + Send + 'static,
+) -> Result<Loaded<T>, OAuthError> {
+    let Some((cookie, key)) = session_key(cookie) else {
+        return Ok((None, None, None));
+    };
+    if !super::authorize::interaction_id_ok(id) {
+        return Ok((load(core, Some(cookie)).await?, None, None));
+    }
+    let reads = core
+        .sessions
+        .read_with(
+            &core.store,
+            ((Kind::Session, &key), (Kind::AuthRequest, id)),
+            counters,
+            f,
+        )
+        .await
+        .map_err(super::storage_error)?;
+    let (raw_session, raw_interaction) = reads.values;
+    let (session, interaction) = with_interaction(cookie, key, raw_session, raw_interaction);
+    Ok((session, interaction, Some((reads.count, reads.read))))
+}
+
+/// What [`load_with_interaction_and`] loads: the session, the interaction, and the counter and
+/// the database read.
+pub type Loaded<T> = (
+    Option<BrowserSession>,
+    Option<Interaction>,
+    Option<(i64, T)>,
+);
+
+/// The session and, if it belongs to it, the interaction.
+fn with_interaction(
+    cookie: &str,
+    key: String,
+    raw_session: Option<Vec<u8>>,
+    raw_interaction: Option<Vec<u8>>,
+) -> (Option<BrowserSession>, Option<Interaction>) {
     let session = parse(cookie, key, raw_session);
     let interaction = match &session {
         Some(s) => super::authorize::parse_interaction(raw_interaction, s),
         None => None,
     };
-    Ok((session, interaction))
+    (session, interaction)
 }
 
 /// The cookie, if it can name a session, and the store key it names.

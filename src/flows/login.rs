@@ -84,38 +84,36 @@ async fn try_submit(
     form: LoginSubmission,
     cookie: Option<&str>,
 ) -> Result<LoginResult, OAuthError> {
-    let (session, interaction) =
-        browser::load_with_interaction(core, cookie, &form.interaction).await?;
+    let username = normalize_username(&form.username).unwrap_or_default();
+    let acct_key = format!("acct:{username}");
+    let ip_key = format!("ip:{}", form.client_ip);
+    // The session, the interaction, the failure counts and the user in one go (one trip on the
+    // embedded default). The user is read only for a plausible submission; nothing is decided
+    // on it before the session and its CSRF token are checked.
+    let lookup = (!username.is_empty() && form.password.len() <= 1024).then(|| username.clone());
+    let (session, interaction, reads) = browser::load_with_interaction_and(
+        core,
+        cookie,
+        &form.interaction,
+        (Kind::Throttle, &[&acct_key, &ip_key]),
+        move |s| match lookup {
+            Some(u) => s.get_user_by_username(&u),
+            None => Ok(None),
+        },
+    )
+    .await?;
     let Some(session) = session else {
         return Ok(LoginResult::Done(Step::page(400, session_expired())));
     };
     if !browser::csrf_ok(&session, form.csrf.as_deref()) {
         return Ok(LoginResult::Done(Step::page(403, session_expired())));
     }
-    let Some(mut interaction) = interaction else {
+    let (Some(mut interaction), Some((failures, user))) = (interaction, reads) else {
         return Ok(LoginResult::Done(Step {
             outcome: expired_page(),
             set_session: None,
         }));
     };
-    let username = normalize_username(&form.username).unwrap_or_default();
-    let acct_key = format!("acct:{username}");
-    let ip_key = format!("ip:{}", form.client_ip);
-    // The failure counts and the user in one go (one trip on the embedded default).
-    let lookup = (!username.is_empty() && form.password.len() <= 1024).then(|| username.clone());
-    let (failures, user) = core
-        .sessions
-        .count_max_with(
-            &core.store,
-            Kind::Throttle,
-            &[&acct_key, &ip_key],
-            move |s| match lookup {
-                Some(u) => s.get_user_by_username(&u),
-                None => Ok(None),
-            },
-        )
-        .await
-        .map_err(super::storage_error)?;
     let delay = throttle_delay_ms(failures);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;

@@ -119,6 +119,17 @@ impl Then {
     }
 }
 
+/// What [`SessionStore::read_with`] read.
+#[derive(Debug)]
+pub struct Reads<T> {
+    /// The live values under the two keys.
+    pub values: (Option<Vec<u8>>, Option<Vec<u8>>),
+    /// The largest live counter (0 when none is live).
+    pub count: i64,
+    /// What the database read returned.
+    pub read: T,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     /// The backing store cannot be reached: fail closed (503).
@@ -302,27 +313,36 @@ impl SessionStore {
         }
     }
 
-    /// [`SessionStore::count_max`] together with a read `f` on the database (unsynced, as
-    /// [`Store::run_unsynced`]), for a step that needs both before it can go on: on the SQL
-    /// session store — the same database as `store` — one trip to the storage thread; on Redis,
-    /// the two at once.
+    /// [`SessionStore::get_both`] of `a` and `b` and [`SessionStore::count_max`] of the
+    /// counters `keys` (of `kind`), together with a read `f` on the database (unsynced, as
+    /// [`Store::run_unsynced`]), for a step that needs all of them before it can go on: on the
+    /// SQL session store — the same database as `store` — one trip to the storage thread; on
+    /// Redis, the three at once.
     ///
     /// [`Store::run_unsynced`]: crate::storage::Store::run_unsynced
-    pub async fn count_max_with<T: Send + 'static>(
+    pub async fn read_with<T: Send + 'static>(
         &self,
         store: &std::sync::Arc<crate::storage::Store>,
-        kind: Kind,
-        keys: &[&str],
+        (a, b): ((Kind, &str), (Kind, &str)),
+        (kind, keys): (Kind, &[&str]),
         f: impl FnOnce(&crate::storage::Store) -> crate::storage::StorageResult<T> + Send + 'static,
-    ) -> crate::storage::StorageResult<(i64, T)> {
-        for k in keys {
+    ) -> crate::storage::StorageResult<Reads<T>> {
+        for k in [a.1, b.1].iter().chain(keys) {
             check_key(k).map_err(into_storage)?;
         }
         match self {
-            SessionStore::Sql(s) => s.count_max_with(kind, keys, f).await,
+            SessionStore::Sql(s) => s.read_with(a, b, kind, keys, f).await,
             SessionStore::Redis(r) => {
-                let (count, t) = tokio::join!(r.count_max(kind, keys), store.run_unsynced(f));
-                Ok((count.map_err(into_storage)?, t?))
+                let (values, count, read) = tokio::join!(
+                    r.get_both(a, b),
+                    r.count_max(kind, keys),
+                    store.run_unsynced(f)
+                );
+                Ok(Reads {
+                    values: values.map_err(into_storage)?,
+                    count: count.map_err(into_storage)?,
+                    read: read?,
+                })
             }
         }
     }

@@ -35,7 +35,7 @@ async fn session_store_conformance(backend: Backend) {
     for store in stores {
         eprintln!("session store: {}", store.backend_name());
         around(&store, &db).await;
-        count_max_with(&store, &db).await;
+        read_with(&store, &db).await;
         take_with(&store, &db).await;
         conformance(Arc::new(store)).await;
     }
@@ -244,45 +244,62 @@ async fn conformance(s: Arc<SessionStore>) {
     assert!(s.get(Kind::Session, &"k".repeat(300)).await.is_err());
 }
 
-/// `count_max_with`: the counters and the database read together; a failing read fails the
-/// call, over-long keys are refused before anything runs.
-async fn count_max_with(s: &SessionStore, db: &Arc<Store>) {
+/// `read_with`: two values, the counters and the database read together; a failing read fails
+/// the call.
+async fn read_with(s: &SessionStore, db: &Arc<Store>) {
     let ttl = Duration::from_secs(60);
     for _ in 0..2 {
         s.incr(Kind::Throttle, "cw1", ttl).await.unwrap();
     }
     s.incr(Kind::Throttle, "cw2", ttl).await.unwrap();
-    let (n, users) = s
-        .count_max_with(db, Kind::Throttle, &["cw1", "cw2", "cw3"], |store| {
-            store.get_user_by_username("nobody-cw")
-        })
+    s.set(Kind::Session, "rw-s", b"s", ttl).await.unwrap();
+    let both = ((Kind::Session, "rw-s"), (Kind::AuthRequest, "rw-none"));
+    let r = s
+        .read_with(
+            db,
+            both,
+            (Kind::Throttle, &["cw1", "cw2", "cw3"]),
+            |store| store.get_user_by_username("nobody-cw"),
+        )
         .await
         .unwrap();
-    assert_eq!((n, users.is_none()), (2, true));
-    let (n, v) = s
-        .count_max_with(db, Kind::Throttle, &["cw3"], |_| Ok(7))
+    assert_eq!(r.values, (Some(b"s".to_vec()), None));
+    assert_eq!((r.count, r.read.is_none()), (2, true));
+    // Namespaced: the session's key is not an interaction's.
+    let swapped = ((Kind::AuthRequest, "rw-s"), (Kind::Session, "rw-s"));
+    let r = s
+        .read_with(db, swapped, (Kind::Throttle, &["cw3"]), |_| Ok(7))
         .await
         .unwrap();
-    assert_eq!((n, v), (0, 7));
+    assert_eq!(
+        (r.values, r.count, r.read),
+        ((None, Some(b"s".to_vec())), 0, 7)
+    );
     let failed = s
-        .count_max_with(db, Kind::Throttle, &["cw1"], |_| {
+        .read_with(db, both, (Kind::Throttle, &["cw1"]), |_| {
             Err::<(), _>(StorageError::Unavailable(anyhow::anyhow!("down")))
         })
         .await;
     assert!(matches!(failed, Err(StorageError::Unavailable(_))));
     let long = "k".repeat(tessera::session::MAX_KEY + 1);
-    let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let r = ran.clone();
-    let refused = s
-        .count_max_with(db, Kind::Throttle, &[&long], move |_| {
-            r.store(true, std::sync::atomic::Ordering::SeqCst);
-            Ok(())
-        })
-        .await;
-    assert!(refused.is_err());
-    assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
+    for (values, counters) in [
+        (((Kind::Session, long.as_str()), both.1), ["cw1"]),
+        (both, [long.as_str()]),
+    ] {
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let r = ran.clone();
+        let refused = s
+            .read_with(db, values, (Kind::Throttle, &counters), move |_| {
+                r.store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            })
+            .await;
+        assert!(refused.is_err());
+        assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
+    }
     s.reset(Kind::Throttle, "cw1").await.unwrap();
     s.reset(Kind::Throttle, "cw2").await.unwrap();
+    s.delete(Kind::Session, "rw-s").await.unwrap();
 }
 
 /// `take_with`: the take, then the database call with what was taken — at most one of

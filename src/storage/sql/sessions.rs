@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use super::schema::session_entries as se;
 use super::{Store, map_err, unix_now};
-use crate::session::{Batch, Kind, Op, SessionError, SessionResult, Then, Write};
+use crate::session::{Batch, Kind, Op, Reads, SessionError, SessionResult, Then, Write};
 use crate::storage::{StorageError, StorageResult};
 
 #[derive(Debug, Clone)]
@@ -227,16 +227,30 @@ impl SqlSessionStore {
             .map_err(to_session)
     }
 
-    /// [`SqlSessionStore::count_max`], then `f`, in one trip to the storage thread.
-    pub async fn count_max_with<T: Send + 'static>(
+    /// The values under `a` and `b`, the largest live counter among `keys`, then `f`, in one
+    /// trip to the storage thread: see [`SessionStore::read_with`].
+    ///
+    /// [`SessionStore::read_with`]: crate::session::SessionStore::read_with
+    pub async fn read_with<T: Send + 'static>(
         &self,
+        a: (Kind, &str),
+        b: (Kind, &str),
         kind: Kind,
         keys: &[&str],
         f: impl FnOnce(&Store) -> StorageResult<T> + Send + 'static,
-    ) -> StorageResult<(i64, T)> {
+    ) -> StorageResult<Reads<T>> {
+        let (ka, kb) = (full_key(a.0, a.1), full_key(b.0, b.1));
         let keys: Vec<String> = keys.iter().map(|k| full_key(kind, k)).collect();
         self.store
-            .run_unsynced(move |s| Ok((count_max_now(s, &keys)?, f(s)?)))
+            .run_unsynced(move |s| {
+                let values = s.with_conn(|c| Ok((live_value(c, &ka)?, live_value(c, &kb)?)))?;
+                let count = count_max_now(s, &keys)?;
+                Ok(Reads {
+                    values,
+                    count,
+                    read: f(s)?,
+                })
+            })
             .await
     }
 
