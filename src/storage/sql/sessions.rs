@@ -21,6 +21,15 @@ fn to_session(e: StorageError) -> SessionError {
     SessionError::Unavailable(anyhow::Error::new(e))
 }
 
+/// A failure of the session-store part of a combined call, as the session store reports its
+/// own: unavailable (503), whatever the database said.
+fn session_part(e: StorageError) -> StorageError {
+    match e {
+        StorageError::Unavailable(e) => StorageError::Unavailable(e),
+        other => StorageError::Unavailable(anyhow::Error::new(other)),
+    }
+}
+
 fn full_key(kind: Kind, key: &str) -> String {
     format!("{}{}", kind.prefix(), key)
 }
@@ -68,14 +77,14 @@ impl SqlSessionStore {
         self.store
             .run_unsynced(move |s| {
                 if !ops.is_empty() {
-                    apply_now(s, &ops)?;
+                    apply_now(s, &ops).map_err(session_part)?;
                 }
                 let (t, then) = f(s)?;
                 let done = match then {
                     None => None,
                     Some(then) => {
                         then.check().map_err(crate::session::into_storage)?;
-                        then_now(s, then)?
+                        then_now(s, then).map_err(session_part)?
                     }
                 };
                 Ok((t, done))
@@ -127,7 +136,8 @@ impl SqlSessionStore {
             .run(move |s| {
                 let taken = s
                     .unsynced()
-                    .with_conn(|c| take_live(c, &k, unix_now()).map_err(map_err))?;
+                    .with_conn(|c| take_live(c, &k, unix_now()).map_err(map_err))
+                    .map_err(session_part)?;
                 f(s, taken)
             })
             .await
@@ -243,8 +253,10 @@ impl SqlSessionStore {
         let keys: Vec<String> = keys.iter().map(|k| full_key(kind, k)).collect();
         self.store
             .run_unsynced(move |s| {
-                let values = s.with_conn(|c| Ok((live_value(c, &ka)?, live_value(c, &kb)?)))?;
-                let count = count_max_now(s, &keys)?;
+                let values = s
+                    .with_conn(|c| Ok((live_value(c, &ka)?, live_value(c, &kb)?)))
+                    .map_err(session_part)?;
+                let count = count_max_now(s, &keys).map_err(session_part)?;
                 Ok(Reads {
                     values,
                     count,
@@ -478,4 +490,23 @@ fn live(c: &mut super::DbConn, k: &str) -> diesel::QueryResult<Option<Vec<u8>>> 
 
 fn live_value(c: &mut super::DbConn, k: &str) -> Result<Option<Vec<u8>>, StorageError> {
     live(c, k).map_err(map_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The session-store part of a combined call fails as the session store does: 503, never a
+    /// 500 for what the database said.
+    #[test]
+    fn session_part_failures_are_unavailable() {
+        for e in [
+            StorageError::Conflict("locked".into()),
+            StorageError::NotFound,
+            StorageError::Other(anyhow::anyhow!("database is locked")),
+            StorageError::Unavailable(anyhow::anyhow!("down")),
+        ] {
+            assert!(matches!(session_part(e), StorageError::Unavailable(_)));
+        }
+    }
 }
