@@ -429,8 +429,9 @@ mod tests {
     }
 
     /// Only what `run_unsynced` runs (and the session store's own writes) skips the sync at
-    /// commit; every other write is durable when it returns (SQLite: 2 = FULL, 1 = NORMAL) — also on a connection that served
-    /// `run_unsynced` before (one pool: the level is switched at check-out).
+    /// commit; every other write is durable when it returns (SQLite: 2 = FULL, 1 = NORMAL) —
+    /// also on a connection that served `run_unsynced` before (one pool: the level is switched
+    /// at check-out).
     #[tokio::test]
     async fn only_unsynced_writes_skip_the_sync() {
         let dir = tempfile::tempdir().unwrap();
