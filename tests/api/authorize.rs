@@ -658,6 +658,20 @@ async fn login_and_consent_pages_refuse_bad_input(backend: Backend) {
     // The old CSRF token died with the old session.
     let new_csrf = hidden(&html, "csrf");
     assert_ne!(new_csrf, csrf);
+    // Reloading the page sends the login form again: the rotated session refuses its CSRF
+    // token, and nothing signs in twice.
+    let r = b
+        .post(
+            &app.url("/login"),
+            &[
+                ("ir", &ir),
+                ("csrf", &csrf),
+                ("username", "ada"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_status(&r, 403, "the login form sent again");
     // GET /consent shows the same page (a reload, a bookmark).
     let again = b
         .get(&format!("{}/consent?ir={ir}", app.issuer))
