@@ -249,15 +249,8 @@ async fn authorization_code_grant(
         })
         .await
         .map_err(super::storage_error)?;
-    let Issued {
-        grant,
-        user,
-        scopes,
-        audience,
-        jti,
-        refresh_token,
-    } = match exchange {
-        Exchange::Issued(issued) => *issued,
+    let issued = match exchange {
+        Exchange::Issued(issued) => issued,
         // Not (or no longer) in the session store. A code redeemed before: refuse, and revoke
         // what the first redemption got (the durable record outlives the code).
         Exchange::Unknown => {
@@ -278,18 +271,19 @@ async fn authorization_code_grant(
             ));
         }
     };
-    let issued = UserTokens {
+    let issued = *issued;
+    let tokens = UserTokens {
         client,
-        user: &user,
-        scopes: &scopes,
-        audience,
-        jti,
-        auth_time: grant.auth_time,
-        nonce: grant.nonce.clone(),
-        sid: Some(grant.sid.clone()),
+        user: &issued.user,
+        scopes: &issued.scopes,
+        audience: issued.audience,
+        jti: issued.jti,
+        auth_time: issued.grant.auth_time,
+        nonce: issued.grant.nonce,
+        sid: Some(issued.grant.sid),
     };
-    let mut response = issue_user_tokens(core, issued, now)?;
-    response.refresh_token = refresh_token;
+    let mut response = issue_user_tokens(core, tokens, now)?;
+    response.refresh_token = issued.refresh_token;
     Ok(response)
 }
 

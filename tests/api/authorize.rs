@@ -635,17 +635,13 @@ async fn login_and_consent_pages_refuse_bad_input(backend: Backend) {
     assert_status(&r, 400, "consent before login");
 
     // The right password still works after all that: throttling never locks out.
-    let r = b
-        .post(
-            &app.url("/login"),
-            &[
-                ("ir", &ir),
-                ("csrf", &csrf),
-                ("username", "ada"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let right = [
+        ("ir", ir.as_str()),
+        ("csrf", csrf.as_str()),
+        ("username", "ada"),
+        ("password", PASSWORD),
+    ];
+    let r = b.post(&app.url("/login"), &right).await;
     // The answer is the consent page (no redirect), with the page headers.
     assert_status(&r, 200, "login");
     assert_page_headers(&r);
@@ -660,17 +656,7 @@ async fn login_and_consent_pages_refuse_bad_input(backend: Backend) {
     assert_ne!(new_csrf, csrf);
     // Reloading the page sends the login form again: the rotated session refuses its CSRF
     // token, and nothing signs in twice.
-    let r = b
-        .post(
-            &app.url("/login"),
-            &[
-                ("ir", &ir),
-                ("csrf", &csrf),
-                ("username", "ada"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let r = b.post(&app.url("/login"), &right).await;
     assert_status(&r, 403, "the login form sent again");
     // GET /consent shows the same page (a reload, a bookmark).
     let again = b
