@@ -3,6 +3,7 @@
 
 mod browser_sessions;
 mod clients;
+mod executor;
 mod grants;
 mod keys;
 mod refresh;
@@ -81,6 +82,10 @@ fn establish(target: &DatabaseTarget) -> ConnectionResult<DbConn> {
     }
 }
 
+/// How long a storage call waits for a storage thread, and then for a pooled connection, before
+/// it fails as unavailable.
+const POOL_WAIT: Duration = Duration::from_secs(5);
+
 /// How long a SQLite connection waits for another one's lock.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -141,6 +146,9 @@ pub struct Store {
     /// The view of the same pool whose SQLite commits do not wait for the disk, made on first
     /// use (see [`Store::run_unsynced`]).
     unsynced: OnceLock<Box<Store>>,
+    /// The threads [`Store::run`] runs on, as many as the pool has connections; shared with
+    /// the unsynced view.
+    executor: Arc<executor::Executor>,
 }
 
 impl std::fmt::Debug for Store {
@@ -204,7 +212,7 @@ impl Store {
             .thread_pool(helpers)
             .max_size(pool_size)
             .min_idle(Some(min_idle.min(pool_size)))
-            .connection_timeout(Duration::from_secs(5))
+            .connection_timeout(POOL_WAIT)
             .test_on_check_out(false)
             .build(Manager {
                 target: target.clone(),
@@ -215,6 +223,7 @@ impl Store {
             target: target.clone(),
             synced: true,
             unsynced: OnceLock::new(),
+            executor: Arc::new(executor::Executor::new(pool_size as usize, POOL_WAIT)),
         })
     }
 
@@ -235,6 +244,7 @@ impl Store {
                 target: self.target.clone(),
                 synced: false,
                 unsynced: OnceLock::new(),
+                executor: self.executor.clone(),
             })
         })
     }
@@ -282,15 +292,22 @@ impl Store {
         self.run(move |s| f(s.unsynced())).await
     }
 
-    /// Runs a blocking storage operation off the async workers.
+    /// Runs a blocking storage operation off the async workers, on one of the store's storage
+    /// threads (at most one per pooled connection, see [`executor`]).
     pub async fn run<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&Store) -> StorageResult<T> + Send + 'static,
     ) -> StorageResult<T> {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || f(&store))
-            .await
-            .map_err(|e| StorageError::Other(anyhow::anyhow!("storage task failed: {e}")))?
+        match self.executor.run(move || f(&store)).await {
+            Ok(result) => result,
+            Err(executor::Lost::Expired) => Err(StorageError::Unavailable(anyhow::anyhow!(
+                "every storage thread stayed busy for {POOL_WAIT:?}"
+            ))),
+            Err(executor::Lost::Failed) => {
+                Err(StorageError::Other(anyhow::anyhow!("storage task failed")))
+            }
+        }
     }
 
     /// `SELECT 1`: is the database reachable?
