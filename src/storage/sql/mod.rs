@@ -472,6 +472,40 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn calls_waiting_too_long_for_a_storage_thread_fail_as_unavailable() {
+        let (_dir, mut store) = test_store();
+        // One storage thread, and a short wait.
+        store.executor = Arc::new(executor::Executor::new(1, Duration::from_millis(50)));
+        let store = Arc::new(store);
+        let busy = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .run(|s| {
+                        std::thread::sleep(Duration::from_millis(300));
+                        s.ping()
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let waited = store.run(|s| s.ping()).await;
+        assert!(
+            matches!(waited, Err(StorageError::Unavailable(_))),
+            "{waited:?}"
+        );
+        busy.await.unwrap().unwrap();
+        store.run(|s| s.ping()).await.unwrap();
+        // A panicking call is an internal error, and the thread goes on.
+        let panicked = store.run(|_| -> StorageResult<()> { panic!("bug") }).await;
+        assert!(
+            matches!(panicked, Err(StorageError::Other(_))),
+            "{panicked:?}"
+        );
+        store.run(|s| s.ping()).await.unwrap();
+    }
+
     /// Many connections opening one new database at once: every one of them comes up in WAL
     /// mode (SQLite answers "database is locked" to some of them without waiting).
     #[test]
