@@ -92,23 +92,24 @@ fn current_kek(settings: &Settings, target: &DatabaseTarget) -> anyhow::Result<K
     }
 }
 
-/// Who opens the deployment: a long-running server keeps idle connections; a one-shot command
-/// keeps none.
+/// Who opens the deployment: a long-running server, with the configured pool size; a one-shot
+/// command, with two connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Server,
     Command,
 }
 
-/// Migrates, connects, and checks the KEK against the database.
+/// Connects, migrates (on the connection that then serves), and checks the KEK against the
+/// database.
 pub fn open(settings: &Settings, now: i64, role: Role) -> anyhow::Result<Opened> {
     let target = settings.database_target()?;
     let kek = resolve_kek(settings, &target)?;
-    crate::storage::sql::migrate(&target).context("database migration")?;
     let store = Arc::new(match role {
-        Role::Server => Store::connect(&target, settings.database.pool_size, 1)?,
-        Role::Command => Store::connect(&target, 2, 0)?,
+        Role::Server => Store::connect(&target, settings.database.pool_size)?,
+        Role::Command => Store::connect(&target, 2)?,
     });
+    store.migrate().context("database migration")?;
     let sealed = store.get_or_create_secret(SECRET_HMAC_KEY, now, || {
         let key = crate::crypto::random::bytes::<32>()?;
         kek.seal(&secret_aad(SECRET_HMAC_KEY), &key)

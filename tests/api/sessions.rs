@@ -15,7 +15,7 @@ tiers!(session_store_conformance);
 fn stores_for(d: &Deployment) -> (Vec<SessionStore>, Arc<Store>) {
     let target = d.settings().database_target().unwrap();
     tessera::storage::sql::migrate(&target).unwrap();
-    let db = Arc::new(Store::connect(&target, 8, 1).unwrap());
+    let db = Arc::new(Store::connect(&target, 8).unwrap());
     let sql = SessionStore::Sql(SqlSessionStore::new(db.clone()));
     let stores = match d.backend {
         Backend::Sqlite => vec![sql],

@@ -54,6 +54,9 @@ struct Manager {
 struct Pooled {
     conn: DbConn,
     synced: bool,
+    /// Set when the connection may hold session state no later user expects (a migration lock
+    /// that could not be released): the pool closes it instead of taking it back.
+    discard: bool,
 }
 
 fn establish(target: &DatabaseTarget) -> ConnectionResult<DbConn> {
@@ -124,7 +127,11 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> Result<Pooled, r2d2::Error> {
         establish(&self.target)
-            .map(|conn| Pooled { conn, synced: true })
+            .map(|conn| Pooled {
+                conn,
+                synced: true,
+                discard: false,
+            })
             .map_err(r2d2::Error::ConnectionError)
     }
 
@@ -133,7 +140,7 @@ impl ManageConnection for Manager {
     }
 
     fn has_broken(&self, pooled: &mut Pooled) -> bool {
-        pooled.conn.is_broken()
+        pooled.discard || pooled.conn.is_broken()
     }
 }
 
@@ -159,9 +166,18 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// Runs the embedded migrations; safe when several processes start at once (an advisory lock on
-/// PostgreSQL, an immediate write transaction on SQLite).
+/// Runs the embedded migrations on a connection of its own (`tessera migrate`); safe when
+/// several processes start at once (an advisory lock on PostgreSQL, an immediate write
+/// transaction on SQLite). A server migrates through its pool instead ([`Store::migrate`]).
 pub fn migrate(target: &DatabaseTarget) -> anyhow::Result<Vec<String>> {
+    create_data_dir(target)?;
+    let mut conn =
+        establish(target).map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
+    migrate_on(&mut conn)
+}
+
+/// Creates the directory a SQLite file goes in.
+fn create_data_dir(target: &DatabaseTarget) -> anyhow::Result<()> {
     if let DatabaseTarget::Sqlite(path) = target
         && let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
@@ -170,9 +186,11 @@ pub fn migrate(target: &DatabaseTarget) -> anyhow::Result<Vec<String>> {
             anyhow::anyhow!("cannot create the data directory {}: {e}", dir.display())
         })?;
     }
-    let mut conn =
-        establish(target).map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
-    let applied = match &mut conn {
+    Ok(())
+}
+
+fn migrate_on(conn: &mut DbConn) -> anyhow::Result<Vec<String>> {
+    let applied = match conn {
         DbConn::Pg(pg) => {
             diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(pg)?;
             let result = pg
@@ -193,15 +211,15 @@ pub fn migrate(target: &DatabaseTarget) -> anyhow::Result<Vec<String>> {
 }
 
 impl Store {
-    /// Connects a pool. Does not migrate: call [`migrate`] first.
+    /// Connects a pool. Does not migrate: call [`Store::migrate`] (or [`migrate`]) before use.
     ///
-    /// `min_idle` connections are kept open by a background thread; short-lived processes (the
-    /// CLI) pass 0, so that no thread is still connecting when the process exits.
-    pub fn connect(
-        target: &DatabaseTarget,
-        pool_size: u32,
-        min_idle: u32,
-    ) -> anyhow::Result<Store> {
+    /// Connections open when a call first needs one (none before this returns, so a process
+    /// that exits at once leaves no thread connecting) and close after ten idle minutes. No
+    /// `min_idle`: r2d2 tops idle connections up at every check-out that leaves fewer, without
+    /// counting those still connecting, so the burst of calls of a start-up opened five where
+    /// one serves them all — on PostgreSQL, five TLS handshakes on the server's CPU before the
+    /// first response (docs/BENCHMARKS.md, change 28).
+    pub fn connect(target: &DatabaseTarget, pool_size: u32) -> anyhow::Result<Store> {
         let helpers = Arc::new(
             scheduled_thread_pool::ScheduledThreadPool::builder()
                 .num_threads(3)
@@ -211,7 +229,7 @@ impl Store {
         let pool = r2d2::Pool::builder()
             .thread_pool(helpers)
             .max_size(pool_size)
-            .min_idle(Some(min_idle.min(pool_size)))
+            .min_idle(Some(0))
             .connection_timeout(POOL_WAIT)
             .test_on_check_out(false)
             .build(Manager {
@@ -225,6 +243,20 @@ impl Store {
             unsynced: OnceLock::new(),
             executor: Arc::new(executor::Executor::new(pool_size as usize, POOL_WAIT)),
         })
+    }
+
+    /// Runs the embedded migrations on a pooled connection, which then serves the calls that
+    /// follow (a start-up opens one connection, not one to migrate and another to serve).
+    pub fn migrate(&self) -> anyhow::Result<Vec<String>> {
+        create_data_dir(&self.target)?;
+        let mut pooled = self
+            .pool
+            .get()
+            .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
+        let applied = migrate_on(&mut pooled.conn);
+        // A failure may have left the PostgreSQL migration lock held by this session.
+        pooled.discard = applied.is_err();
+        applied
     }
 
     /// This database for [`Store::run_unsynced`]: on SQLite a view of the same pool whose
@@ -348,7 +380,7 @@ pub(crate) fn test_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let target = DatabaseTarget::Sqlite(dir.path().join("t.db"));
     migrate(&target).unwrap();
-    let store = Store::connect(&target, 2, 0).unwrap();
+    let store = Store::connect(&target, 2).unwrap();
     (dir, store)
 }
 
@@ -454,7 +486,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let target = DatabaseTarget::Sqlite(dir.path().join("t.db"));
         migrate(&target).unwrap();
-        let store = Arc::new(Store::connect(&target, 1, 0).unwrap());
+        let store = Arc::new(Store::connect(&target, 1).unwrap());
         assert_eq!(store.run(|s| Ok(synchronous(s))).await.unwrap(), 2);
         assert_eq!(store.run_unsynced(|s| Ok(synchronous(s))).await.unwrap(), 1);
         assert_eq!(store.run(|s| Ok(synchronous(s))).await.unwrap(), 2);
@@ -470,6 +502,27 @@ mod tests {
             1,
             "one connection served them all"
         );
+    }
+
+    /// A start-up's calls, one after another, all run on the one connection that migrated:
+    /// the pool opens nothing before the first call, and no idle top-up opens more while that
+    /// one is busy (five connections at start-up with `min_idle(1)`, change 28). The data
+    /// directory is created on the way.
+    #[tokio::test]
+    async fn a_start_up_opens_one_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = DatabaseTarget::Sqlite(dir.path().join("new").join("t.db"));
+        let store = Arc::new(Store::connect(&target, 8).unwrap());
+        assert_eq!(store.pool.state().connections, 0);
+        assert!(!store.migrate().unwrap().is_empty(), "a new database");
+        for _ in 0..20 {
+            store.get_secret("absent").unwrap();
+            store.run(|s| s.ping()).await.unwrap();
+        }
+        // Give a top-up, had one been asked for, time to connect.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(store.pool.state().connections, 1);
+        assert!(store.migrate().unwrap().is_empty(), "nothing left to apply");
     }
 
     #[tokio::test]
