@@ -14,8 +14,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-/// Called with `true` to run, with `false` when it waited too long in the queue.
-type Job = Box<dyn FnOnce(bool) + Send>;
+/// Called with `true` to run, with `false` when it waited too long in the queue; returns what
+/// hands the outcome to the caller.
+type Job = Box<dyn FnOnce(bool) -> Deliver + Send>;
+
+/// Hands a job's outcome to its caller.
+type Deliver = Box<dyn FnOnce() + Send>;
 
 /// Where an idle thread waits for the job handed to it.
 #[derive(Default)]
@@ -83,12 +87,15 @@ impl Executor {
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Lost> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.submit(Box::new(move |run| {
-            if !run {
-                let _ = tx.send(Err(Lost::Expired));
-            } else if let Ok(t) = std::panic::catch_unwind(AssertUnwindSafe(f)) {
-                let _ = tx.send(Ok(t));
-            }
+        self.submit(Box::new(move |run| -> Deliver {
+            let outcome = if !run {
+                Err(Lost::Expired)
+            } else {
+                std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|_| Lost::Failed)
+            };
+            Box::new(move || {
+                let _ = tx.send(outcome);
+            })
         }));
         rx.await.unwrap_or(Err(Lost::Failed))
     }
@@ -146,6 +153,10 @@ impl Drop for Executor {
 /// nothing is queued.
 fn work(shared: &Shared) {
     let slot = Arc::new(Slot::default());
+    // The outcome of the job just run, handed over once this thread is idle again or has taken
+    // its next job: a caller whose next call follows the outcome finds this thread idle, rather
+    // than starting another because this one had not got back yet.
+    let mut finished: Option<Deliver> = None;
     loop {
         // The state's lock is released before a job runs or the thread waits.
         let queued = {
@@ -154,6 +165,10 @@ fn work(shared: &Shared) {
                 Some(queued) => Some(queued),
                 None if shared.stopping.load(Ordering::SeqCst) => {
                     state.threads -= 1;
+                    drop(state);
+                    if let Some(deliver) = finished {
+                        deliver();
+                    }
                     return;
                 }
                 None => {
@@ -162,9 +177,12 @@ fn work(shared: &Shared) {
                 }
             }
         };
+        if let Some(deliver) = finished.take() {
+            deliver();
+        }
         let job = match queued {
             Some((since, job)) if since.elapsed() > shared.max_wait => {
-                job(false);
+                finished = Some(job(false));
                 continue;
             }
             Some((_, job)) => job,
@@ -186,7 +204,7 @@ fn work(shared: &Shared) {
                 }
             }
         };
-        job(true);
+        finished = Some(job(true));
     }
 }
 

@@ -13,7 +13,7 @@ mod secrets;
 mod sessions;
 mod users;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -44,19 +44,21 @@ pub enum DbConn {
 }
 
 /// Opens connections of the backend chosen from the URL scheme (never by trial and error).
-#[derive(Debug, Clone)]
 struct Manager {
     target: DatabaseTarget,
+    /// The connection [`Store::migrate`] opened and migrated on, which the pool's first
+    /// connect hands out instead of opening another.
+    seed: Seed,
 }
+
+/// Where [`Store::migrate`] leaves its connection for the pool.
+type Seed = Arc<Mutex<Option<DbConn>>>;
 
 /// A pooled connection, and whether its SQLite commits wait for the disk
 /// (`synchronous = FULL`) or not (`NORMAL`, see [`Store::run_unsynced`]).
 struct Pooled {
     conn: DbConn,
     synced: bool,
-    /// Set when the connection may hold session state no later user expects (a migration lock
-    /// that could not be released): the pool closes it instead of taking it back.
-    discard: bool,
 }
 
 fn establish(target: &DatabaseTarget) -> ConnectionResult<DbConn> {
@@ -126,13 +128,17 @@ impl ManageConnection for Manager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<Pooled, r2d2::Error> {
-        establish(&self.target)
-            .map(|conn| Pooled {
-                conn,
-                synced: true,
-                discard: false,
-            })
-            .map_err(r2d2::Error::ConnectionError)
+        let seed = self
+            .seed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let conn = match seed {
+            Some(conn) => conn,
+            None => establish(&self.target).map_err(r2d2::Error::ConnectionError)?,
+        };
+        // Both commit with `synchronous = FULL` (`open_sqlite`).
+        Ok(Pooled { conn, synced: true })
     }
 
     fn is_valid(&self, pooled: &mut Pooled) -> Result<(), r2d2::Error> {
@@ -140,7 +146,7 @@ impl ManageConnection for Manager {
     }
 
     fn has_broken(&self, pooled: &mut Pooled) -> bool {
-        pooled.discard || pooled.conn.is_broken()
+        pooled.conn.is_broken()
     }
 }
 
@@ -156,6 +162,8 @@ pub struct Store {
     /// The threads [`Store::run`] runs on, as many as the pool has connections; shared with
     /// the unsynced view.
     executor: Arc<executor::Executor>,
+    /// Shared with the pool's manager (see [`Store::migrate`]).
+    seed: Seed,
 }
 
 impl std::fmt::Debug for Store {
@@ -166,14 +174,20 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// Runs the embedded migrations on a connection of its own (`tessera migrate`); safe when
-/// several processes start at once (an advisory lock on PostgreSQL, an immediate write
-/// transaction on SQLite). A server migrates through its pool instead ([`Store::migrate`]).
+/// Runs the embedded migrations on a connection of its own; safe when several processes start
+/// at once (an advisory lock on PostgreSQL, an immediate write transaction on SQLite).
 pub fn migrate(target: &DatabaseTarget) -> anyhow::Result<Vec<String>> {
+    migrated_connection(target).map(|(applied, _)| applied)
+}
+
+/// Opens a connection, at once and with the driver's own error when it fails, and migrates on
+/// it.
+fn migrated_connection(target: &DatabaseTarget) -> anyhow::Result<(Vec<String>, DbConn)> {
     create_data_dir(target)?;
     let mut conn =
         establish(target).map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
-    migrate_on(&mut conn)
+    let applied = migrate_on(&mut conn)?;
+    Ok((applied, conn))
 }
 
 /// Creates the directory a SQLite file goes in.
@@ -211,7 +225,7 @@ fn migrate_on(conn: &mut DbConn) -> anyhow::Result<Vec<String>> {
 }
 
 impl Store {
-    /// Connects a pool. Does not migrate: call [`Store::migrate`] (or [`migrate`]) before use.
+    /// Makes a pool. Does not connect or migrate: call [`Store::migrate`] before use.
     ///
     /// Connections open when a call first needs one (none before this returns, so a process
     /// that exits at once leaves no thread connecting) and close after ten idle minutes. No
@@ -226,6 +240,7 @@ impl Store {
                 .thread_name_pattern("r2d2-worker-{}")
                 .build(),
         );
+        let seed = Seed::default();
         let pool = r2d2::Pool::builder()
             .thread_pool(helpers)
             .max_size(pool_size)
@@ -234,6 +249,7 @@ impl Store {
             .test_on_check_out(false)
             .build(Manager {
                 target: target.clone(),
+                seed: seed.clone(),
             })
             .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
         Ok(Store {
@@ -242,21 +258,18 @@ impl Store {
             synced: true,
             unsynced: OnceLock::new(),
             executor: Arc::new(executor::Executor::new(pool_size as usize, POOL_WAIT)),
+            seed,
         })
     }
 
-    /// Runs the embedded migrations on a pooled connection, which then serves the calls that
-    /// follow (a start-up opens one connection, not one to migrate and another to serve).
+    /// Runs the embedded migrations ([`migrate`]) on a connection that then becomes the pool's
+    /// first: a start-up opens one connection, not one to migrate and another to serve. A
+    /// database that cannot be reached fails here at once, with the driver's error (the pool
+    /// would retry for [`POOL_WAIT`] first).
     pub fn migrate(&self) -> anyhow::Result<Vec<String>> {
-        create_data_dir(&self.target)?;
-        let mut pooled = self
-            .pool
-            .get()
-            .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
-        let applied = migrate_on(&mut pooled.conn);
-        // A failure may have left the PostgreSQL migration lock held by this session.
-        pooled.discard = applied.is_err();
-        applied
+        let (applied, conn) = migrated_connection(&self.target)?;
+        *self.seed.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn);
+        Ok(applied)
     }
 
     /// This database for [`Store::run_unsynced`]: on SQLite a view of the same pool whose
@@ -277,6 +290,7 @@ impl Store {
                 synced: false,
                 unsynced: OnceLock::new(),
                 executor: self.executor.clone(),
+                seed: self.seed.clone(),
             })
         })
     }
@@ -505,9 +519,10 @@ mod tests {
     }
 
     /// A start-up's calls, one after another, all run on the one connection that migrated:
-    /// the pool opens nothing before the first call, and no idle top-up opens more while that
-    /// one is busy (five connections at start-up with `min_idle(1)`, change 28). The data
-    /// directory is created on the way.
+    /// the pool opens nothing before the first call, hands out the migration's connection
+    /// first, and no idle top-up opens more while that one is busy (five connections at
+    /// start-up with `min_idle(1)` and a connection of the migration's own, change 28). The
+    /// data directory is created on the way.
     #[tokio::test]
     async fn a_start_up_opens_one_connection() {
         let dir = tempfile::tempdir().unwrap();
@@ -515,14 +530,43 @@ mod tests {
         let store = Arc::new(Store::connect(&target, 8).unwrap());
         assert_eq!(store.pool.state().connections, 0);
         assert!(!store.migrate().unwrap().is_empty(), "a new database");
+        // A temporary table is seen only by the connection that made it.
+        match store.seed.lock().unwrap().as_mut() {
+            Some(DbConn::Sqlite(lite)) => lite.batch_execute("CREATE TEMP TABLE mark (x)").unwrap(),
+            _ => panic!("the migration's connection is left for the pool"),
+        }
         for _ in 0..20 {
             store.get_secret("absent").unwrap();
-            store.run(|s| s.ping()).await.unwrap();
+            store
+                .run(|s| {
+                    s.with_conn(|c| match c {
+                        DbConn::Sqlite(lite) => lite
+                            .batch_execute("SELECT x FROM temp.mark")
+                            .map_err(map_err),
+                        DbConn::Pg(_) => unreachable!("a SQLite test"),
+                    })
+                })
+                .await
+                .expect("the migration's connection serves");
         }
         // Give a top-up, had one been asked for, time to connect.
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(store.pool.state().connections, 1);
         assert!(store.migrate().unwrap().is_empty(), "nothing left to apply");
+    }
+
+    /// A database that cannot be opened fails the start-up at once with the driver's error, not
+    /// after the pool's retries with "timed out waiting for connection".
+    #[test]
+    fn an_unreachable_database_fails_with_its_own_error() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory where the database file should be.
+        let target = DatabaseTarget::Sqlite(dir.path().to_path_buf());
+        let store = Store::connect(&target, 8).unwrap();
+        let err = format!("{:#}", store.migrate().unwrap_err());
+        assert!(err.starts_with("cannot connect to the database: "), "{err}");
+        assert!(err.contains("unable to open database file"), "{err}");
+        assert!(!err.contains("timed out"), "{err}");
     }
 
     #[tokio::test]
