@@ -598,6 +598,59 @@ class Bench:
             f"CPU-second = {(ratio or 0) * 100:.1f} %")
         return r
 
+    def side_by_side(self, tessera, reference, connections, seconds):
+        """ES256 client credentials on a Tessera server and on oidc-provider over the same
+        seconds: both up, each under its own load, taking turns on the servers' CPU every
+        `PAIR_BLOCK_S` (Alternation), each measured per CPU-second of its own. The ES256 target is
+        a ratio of two servers, and in separate runs they are measured a quarter of an hour apart,
+        while what a CPU-second buys on a shared machine drifts within minutes — and not alike for
+        both: oidc-provider's token is mostly JavaScript around the signature, Tessera's mostly
+        the signature (docs/BENCHMARKS.md, *Where the targets stand*)."""
+        a = self.args
+        both = (tessera, reference)
+        envs = {}
+        for s in both:
+            endpoints = http_json(s.base, "GET", "/.well-known/openid-configuration")
+            envs[s.name] = self.scenario_env(s, endpoints, "cc")
+            self.check_once(s, envs[s.name])
+            if a.warmup > 0:
+                run_wrk(a, self.pinning, s.base, connections, a.warmup, envs[s.name])
+        outs = {}
+
+        def load(s):
+            try:
+                outs[s.name] = run_wrk(a, self.pinning, s.base, connections, seconds, envs[s.name])
+            except Exception as e:  # noqa: BLE001 (raised below, in this thread)
+                outs[s.name] = e
+
+        threads = [threading.Thread(target=load, args=(s,)) for s in both]
+        c0 = {s.name: cpu_ticks(s.server.pid) for s in both}
+        with Alternation(tessera.server.pid, reference.server.proc):
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        c1 = {s.name: cpu_ticks(s.server.pid) for s in both}
+        pair = {"alg": tessera.alg, "scenario": "cc", "connections": connections, "seconds": seconds}
+        for role, s in (("tessera", tessera), ("reference", reference)):
+            out = outs[s.name]
+            if isinstance(out, Exception):
+                raise out
+            cpu = (c1[s.name] - c0[s.name]) / CLK_TCK
+            n = out["requests"]
+            pair[role] = {"server": s.name, "requests": n, "cpu_s": round(cpu, 3),
+                          "per_cpu_s": round(n / cpu, 1) if cpu > 0 else None,
+                          "errors": out["error_count"], "error_detail": out.get("error_detail", {}),
+                          "valid": out["error_count"] == 0 and n > 0}
+        t, r = pair["tessera"], pair["reference"]
+        pair["valid"] = t["valid"] and r["valid"]
+        pair["ratio"] = round(t["per_cpu_s"] / r["per_cpu_s"], 3) if t["per_cpu_s"] and r["per_cpu_s"] else None
+        if not pair["valid"]:
+            log(f"    INVALID: {t['errors']} / {r['errors']} errors {t['error_detail']} {r['error_detail']}")
+        log(f"    side by side, c={connections}: {tessera.name} {t['per_cpu_s'] or 0:.1f} / {reference.name} "
+            f"{r['per_cpu_s'] or 0:.1f} per CPU-second = {pair['ratio'] or 0:.2f}x")
+        return pair
+
     def report_run(self, r):
         log(f"    {r['scenario']:<13} c={r['connections']:<3} {r['rps'] or 0:>9.1f} req/s  "
             f"p50 {r['p50_ms'] if r['p50_ms'] is not None else '-':>8} ms  p99 {r['p99_ms'] if r['p99_ms'] is not None else '-':>8} ms  "
@@ -887,6 +940,25 @@ def main():
                     bench.run_server(setup, sc, workdir)
                 finally:
                     setup.cleanup()
+        results["side_by_side"] = []
+        if "cc" in scenarios and "ES256" in algs and "oidc-provider" in servers:
+            side = os.path.join(workdir, "side-by-side")
+            os.makedirs(side)
+            for server in servers:
+                if not server.startswith("tessera-") or (server == "tessera-pg" and pg_problem):
+                    continue
+                log(f"== {server} and oidc-provider side by side: ES256 client credentials")
+                t = TesseraSetup(a, server.split("-", 1)[1], "ES256", side, bench.pinning)
+                o = OidcProviderSetup(a, "ES256", side, bench.pinning)
+                try:
+                    t.provision()
+                    t.server.start()
+                    o.server.start()
+                    results["side_by_side"].append(
+                        bench.side_by_side(t, o, max(a.connections), 2 * a.duration))
+                finally:
+                    t.cleanup()
+                    o.cleanup()
     finally:
         for f in os.listdir(workdir):
             if f.endswith(".log"):
@@ -896,10 +968,11 @@ def main():
     results["instances"] = bench.instances
     results["machine"]["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
     results["elapsed_s"] = round(time.monotonic() - t_start, 1)
-    results["valid"] = all(r["valid"] for r in bench.runs)
+    results["valid"] = (all(r["valid"] for r in bench.runs)
+                        and all(p["valid"] for p in results["side_by_side"]))
     with open(os.path.join(a.out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
-    invalid = [r for r in bench.runs if not r["valid"]]
+    invalid = [r for r in bench.runs + results["side_by_side"] if not r["valid"]]
     log(f"== done in {results['elapsed_s']} s: {len(bench.runs)} runs, {len(invalid)} invalid")
     return 0
 
