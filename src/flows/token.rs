@@ -21,7 +21,7 @@ use crate::protocol::params::Params;
 use crate::protocol::scope::Scopes;
 use crate::protocol::token_request::{REPEATABLE, TokenRequest};
 use crate::session::Kind;
-use crate::storage::sql::Redemption;
+use crate::storage::sql::{Redeemed, Redemption};
 
 /// The default algorithm of ID tokens (OIDC Core §15.1); clients may choose another.
 pub const ID_TOKEN_ALG: Alg = Alg::RS256;
@@ -187,9 +187,10 @@ async fn authorization_code_grant(
     // One trip to the storage thread on the embedded default: take the code (single use: among
     // concurrent exchanges at most one gets it), check it against this request, then the user
     // (fresh from SQL: a disabled user gets no tokens) and, durable before any token is
-    // returned, the redemption record and the refresh-token family in one transaction. A record
-    // already there means the code was redeemed before (a session store that lost the
-    // consumption): nothing is written, refuse and revoke below.
+    // returned, the redemption record and the refresh-token family, written together (on
+    // PostgreSQL the user and the writes are one statement). A record already there means the
+    // code was redeemed before (a session store that lost the consumption): nothing is
+    // written, refuse and revoke below.
     let exchange = core
         .sessions
         .take_with(&core.store, Kind::Code, &key, move |s, raw| {
@@ -231,13 +232,12 @@ async fn authorization_code_grant(
             } else {
                 (None, None)
             };
-            let Some(user) = s.get_active_user(&grant.user_id)? else {
-                return Ok(Exchange::Inactive);
-            };
             let family = family.as_ref().map(|(f, t)| (f, t));
-            if !s.record_redemption(&k, &cid, &user.id, &redemption, family, now)? {
-                return Ok(Exchange::Replayed);
-            }
+            let user = match s.redeem_code(&k, &cid, &grant.user_id, &redemption, family, now)? {
+                Redeemed::Recorded(user) => user,
+                Redeemed::Inactive => return Ok(Exchange::Inactive),
+                Redeemed::Before => return Ok(Exchange::Replayed),
+            };
             Ok(Exchange::Issued(Box::new(Issued {
                 grant,
                 user,

@@ -18,6 +18,8 @@ tiers!(
     revocation_follows_rfc7009,
     introspection_follows_rfc7662,
     code_reuse_revokes_the_refresh_tokens_it_started,
+    code_redemption_is_all_or_nothing,
+    a_disabled_users_code_gets_no_tokens,
 );
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -698,4 +700,160 @@ async fn revocation_on_one_process_is_seen_by_another() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// The code exchange's durable step (`Store::redeem_code`; on PostgreSQL one statement): the
+/// redemption record, the family and its first refresh token are written together for an active
+/// user, or nothing is.
+async fn code_redemption_is_all_or_nothing(backend: Backend) {
+    use tessera::storage::sql::{Family, NewRefreshToken, Redeemed, Redemption};
+    let f = fixture(backend, OFFLINE).await;
+    let s = &f.app.core.store;
+    let ada = s.get_active_user(&f.sub).unwrap().expect("ada");
+    let now = crate::helpers::unix_now();
+    let family = |id: &str, client: &str, user: &str| {
+        (
+            Family {
+                id: id.into(),
+                client_id: client.into(),
+                user_id: user.into(),
+                scope: "openid offline_access".into(),
+                sid: Some(format!("sid-{id}")),
+                auth_time: now - 5,
+                created_at: now,
+                absolute_expires_at: now + 86_400,
+                revoked_at: None,
+            },
+            NewRefreshToken {
+                hash: format!("hash-{id}"),
+                sealed: None,
+                expires_at: now + 3_600,
+                access_jti: format!("jti-{id}"),
+                access_expires_at: now + 300,
+            },
+        )
+    };
+    let record = |jti: &str| Redemption {
+        access_token_jti: jti.into(),
+        expires_at: now + 360,
+    };
+    let stored = |hash: &str| s.find_refresh_token(hash).unwrap();
+
+    let (f1, t1) = family("f1", "web", &f.sub);
+    let r = s.redeem_code(
+        "code-a",
+        "web",
+        &f.sub,
+        &record("a1"),
+        Some((&f1, &t1)),
+        now,
+    );
+    assert_eq!(r.unwrap(), Redeemed::Recorded(ada.clone()));
+    assert_eq!(s.find_redemption("code-a").unwrap(), Some(record("a1")));
+    let info = stored(&t1.hash).expect("the first refresh token");
+    assert_eq!((info.family, info.state.as_str()), (f1.clone(), "active"));
+    assert!(
+        s.revoke_family_of_access_token(&t1.access_jti, now)
+            .unwrap(),
+        "the access token is linked to its family"
+    );
+
+    // Redeemed before: nothing written, the first record stays.
+    let (f2, t2) = family("f2", "web", &f.sub);
+    let r = s.redeem_code(
+        "code-a",
+        "web",
+        &f.sub,
+        &record("a2"),
+        Some((&f2, &t2)),
+        now,
+    );
+    assert_eq!(r.unwrap(), Redeemed::Before);
+    assert_eq!(s.find_redemption("code-a").unwrap(), Some(record("a1")));
+    assert!(stored(&t2.hash).is_none(), "no second family");
+
+    // A family that cannot be written (its client does not exist): no record either, so the
+    // code is not "already used" with no tokens to show for it.
+    let (f3, t3) = family("f3", "gone", &f.sub);
+    let r = s.redeem_code(
+        "code-b",
+        "web",
+        &f.sub,
+        &record("b1"),
+        Some((&f3, &t3)),
+        now,
+    );
+    assert!(r.is_err(), "{r:?}");
+    assert_eq!(s.find_redemption("code-b").unwrap(), None);
+    assert!(stored(&t3.hash).is_none());
+
+    // Without offline access: the record alone.
+    let r = s.redeem_code("code-c", "web", &f.sub, &record("c1"), None, now);
+    assert_eq!(r.unwrap(), Redeemed::Recorded(ada));
+    assert_eq!(s.find_redemption("code-c").unwrap(), Some(record("c1")));
+
+    // An unknown or disabled user: nothing written.
+    let (f4, t4) = family("f4", "web", "nobody");
+    let r = s.redeem_code(
+        "code-d",
+        "web",
+        "nobody",
+        &record("d1"),
+        Some((&f4, &t4)),
+        now,
+    );
+    assert_eq!(r.unwrap(), Redeemed::Inactive);
+    assert!(f.d.cli(&["user", "disable", "ada"]).await.status.success());
+    let (f5, t5) = family("f5", "web", &f.sub);
+    let r = s.redeem_code(
+        "code-e",
+        "web",
+        &f.sub,
+        &record("e1"),
+        Some((&f5, &t5)),
+        now,
+    );
+    assert_eq!(r.unwrap(), Redeemed::Inactive);
+    for (code, t) in [("code-d", &t4), ("code-e", &t5)] {
+        assert_eq!(s.find_redemption(code).unwrap(), None, "{code}");
+        assert!(stored(&t.hash).is_none(), "{code}");
+    }
+}
+
+/// A code whose user was disabled after consenting gets no tokens, and its exchange records no
+/// redemption: once the user is enabled again the code is simply spent, not "already used".
+async fn a_disabled_users_code_gets_no_tokens(backend: Backend) {
+    let f = fixture(backend, OFFLINE).await;
+    let app = &f.app;
+    let back = sign_in(
+        &mut Browser::new(),
+        app,
+        &authorize_url(app, "web", "openid offline_access", ""),
+    )
+    .await;
+    let code = param(&back, "code").unwrap();
+    let body = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}",
+        form(CB)
+    );
+    assert!(f.d.cli(&["user", "disable", "ada"]).await.status.success());
+    let r = app.token_raw(Some(("web", &f.secret)), &body).await;
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["error"].as_str(), v["error_description"].as_str()),
+        (Some("invalid_grant"), Some("the user is no longer active")),
+        "{v}"
+    );
+    assert!(f.d.cli(&["user", "enable", "ada"]).await.status.success());
+    let v: Value = app
+        .token_raw(Some(("web", &f.secret)), &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        v["error_description"], "invalid or expired authorization code",
+        "{v}"
+    );
 }

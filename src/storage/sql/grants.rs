@@ -13,11 +13,14 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use diesel::prelude::*;
-use diesel::sql_types::Text;
+use diesel::sql_types::{BigInt, Text};
 
 use super::refresh::insert_family;
 use super::schema::{consents, redeemed_codes, revoked_tokens};
+use super::users::UserRow;
 use super::{DbConn, Family, NewRefreshToken, Store, map_err, unix_now};
+use crate::config::DatabaseTarget;
+use crate::protocol::user::User;
 use crate::storage::{Revisions, StorageError, StorageResult};
 
 /// Change counter of revoked access tokens (direct or through a revoked family).
@@ -82,6 +85,44 @@ pub struct Redemption {
     pub expires_at: i64,
 }
 
+/// What the durable step of a code exchange came to ([`Store::redeem_code`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redeemed {
+    /// The code's first redemption is recorded, with the family it starts; the user, active.
+    Recorded(User),
+    /// The user no longer exists or is disabled: nothing was written.
+    Inactive,
+    /// The code was redeemed before: nothing was written.
+    Before,
+}
+
+/// The code exchange's durable step on PostgreSQL as one statement (one round trip, atomic by
+/// itself). `u` is the user if active; the redemption record is inserted only with it and only
+/// if the code has none yet (`ON CONFLICT DO NOTHING`, so concurrent redemptions of one code
+/// record one); the family, its first refresh token and the access token's link only with the
+/// record. Foreign keys are checked at the end of the statement, where the family row is there.
+const REDEEM_PG: &str = "WITH u AS (SELECT * FROM users WHERE id = $1 AND NOT disabled), \
+     rc AS (INSERT INTO redeemed_codes \
+     (code_hash, client_id, user_id, access_token_jti, redeemed_at, expires_at) \
+     SELECT $2, $3, u.id, $4, $5, $6 FROM u \
+     ON CONFLICT (code_hash) DO NOTHING RETURNING code_hash)";
+const REDEEM_PG_FAMILY: &str = ", f AS (INSERT INTO token_families \
+     (id, client_id, user_id, scope, sid, auth_time, created_at, absolute_expires_at, revoked_at) \
+     SELECT $7, $8, $9, $10, $11, $12, $13, $14, $15 FROM rc), \
+     t AS (INSERT INTO refresh_tokens (token_hash, family_id, state, created_at, expires_at) \
+     SELECT $16, $7, 'active', $13, $17 FROM rc), \
+     a AS (INSERT INTO family_access_tokens (jti, family_id, expires_at) \
+     SELECT $18, $7, $19 FROM rc)";
+const REDEEM_PG_RESULT: &str = " SELECT u.*, (SELECT count(*) FROM rc) AS recorded FROM u";
+
+#[derive(QueryableByName)]
+struct RedeemRow {
+    #[diesel(embed)]
+    user: UserRow,
+    #[diesel(sql_type = BigInt)]
+    recorded: i64,
+}
+
 impl Store {
     /// Remembers that `user_id` granted `client_id` these scopes (replacing the previous record).
     pub fn save_consent(
@@ -93,7 +134,6 @@ impl Store {
     ) -> StorageResult<()> {
         // One upsert: concurrent saves for the same pair (a user signing in to one client from
         // several browsers at once) cannot race on the primary key, however many there are.
-        use diesel::sql_types::BigInt;
         const UPSERT: &str = "INSERT INTO consents (user_id, client_id, scopes, granted_at) \
              VALUES ({1}, {2}, {3}, {4}) ON CONFLICT (user_id, client_id) \
              DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at";
@@ -253,6 +293,42 @@ impl Store {
         }
     }
 
+    /// The durable step of a code exchange: the user `user_id`, who must be active, and the
+    /// code's first redemption with the refresh-token family it starts (when it starts one),
+    /// written together before any token is returned. On PostgreSQL one statement (one round
+    /// trip); on SQLite a read and one transaction on the storage thread.
+    pub fn redeem_code(
+        &self,
+        code_hash: &str,
+        client_id: &str,
+        user_id: &str,
+        redemption: &Redemption,
+        family: Option<(&Family, &NewRefreshToken)>,
+        now: i64,
+    ) -> StorageResult<Redeemed> {
+        if let DatabaseTarget::Postgres(_) = self.target {
+            return self.with_conn(|conn| {
+                let DbConn::Pg(pg) = conn else {
+                    return Err(StorageError::Unavailable(anyhow::anyhow!(
+                        "a PostgreSQL store without a PostgreSQL connection"
+                    )));
+                };
+                redeem_pg(pg, code_hash, client_id, user_id, redemption, family, now)
+                    .map_err(map_err)
+            });
+        }
+        let Some(user) = self.get_active_user(user_id)? else {
+            return Ok(Redeemed::Inactive);
+        };
+        Ok(
+            if self.record_redemption(code_hash, client_id, &user.id, redemption, family, now)? {
+                Redeemed::Recorded(user)
+            } else {
+                Redeemed::Before
+            },
+        )
+    }
+
     pub fn find_redemption(&self, code_hash: &str) -> StorageResult<Option<Redemption>> {
         self.with_conn(|c| {
             redeemed_codes::table
@@ -370,6 +446,54 @@ impl Store {
             Ok(a + b)
         })
     }
+}
+
+/// [`Store::redeem_code`] on PostgreSQL ([`REDEEM_PG`]).
+fn redeem_pg(
+    pg: &mut diesel::PgConnection,
+    code_hash: &str,
+    client_id: &str,
+    user_id: &str,
+    redemption: &Redemption,
+    family: Option<(&Family, &NewRefreshToken)>,
+    now: i64,
+) -> QueryResult<Redeemed> {
+    use diesel::sql_types::Nullable;
+    let record = |sql: String| {
+        diesel::sql_query(sql)
+            .bind::<Text, _>(user_id)
+            .bind::<Text, _>(code_hash)
+            .bind::<Text, _>(client_id)
+            .bind::<Text, _>(&redemption.access_token_jti)
+            .bind::<BigInt, _>(now)
+            .bind::<BigInt, _>(redemption.expires_at)
+    };
+    let row = match family {
+        None => record(format!("{REDEEM_PG}{REDEEM_PG_RESULT}"))
+            .get_result::<RedeemRow>(pg)
+            .optional()?,
+        Some((f, first)) => record(format!("{REDEEM_PG}{REDEEM_PG_FAMILY}{REDEEM_PG_RESULT}"))
+            .bind::<Text, _>(&f.id)
+            .bind::<Text, _>(&f.client_id)
+            .bind::<Text, _>(&f.user_id)
+            .bind::<Text, _>(&f.scope)
+            .bind::<Nullable<Text>, _>(f.sid.as_deref())
+            .bind::<BigInt, _>(f.auth_time)
+            .bind::<BigInt, _>(f.created_at)
+            .bind::<BigInt, _>(f.absolute_expires_at)
+            .bind::<Nullable<BigInt>, _>(f.revoked_at)
+            .bind::<Text, _>(&first.hash)
+            .bind::<BigInt, _>(first.expires_at)
+            .bind::<Text, _>(&first.access_jti)
+            .bind::<BigInt, _>(first.access_expires_at)
+            .get_result::<RedeemRow>(pg)
+            .optional()?,
+    };
+    Ok(match row {
+        None => Redeemed::Inactive,
+        Some(r) if r.recorded == 0 => Redeemed::Before,
+        Some(r) => Redeemed::Recorded(r.user.into()),
+    })
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use super::{StorageError, StorageResult};
 use crate::config::DatabaseTarget;
 
 pub use browser_sessions::{BrowserSessionRecord, SessionListing};
-pub use grants::Redemption;
+pub use grants::{Redeemed, Redemption};
 pub use refresh::{Family, NewRefreshToken, RefreshInfo, Rotation};
 pub use registration::RegisterOutcome;
 pub use sessions::SqlSessionStore;

@@ -9,9 +9,9 @@ use super::{Store, map_err};
 use crate::protocol::user::User;
 use crate::storage::{StorageError, StorageResult};
 
-#[derive(Queryable, Selectable, Insertable)]
+#[derive(Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = users, treat_none_as_default_value = false)]
-struct UserRow {
+pub(super) struct UserRow {
     id: String,
     username: String,
     email: String,
