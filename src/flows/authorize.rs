@@ -299,29 +299,35 @@ async fn try_advance(
         .map(|auth_time| Authenticated { auth_time });
     let req2 = req.clone();
     // One trip to the storage thread on the embedded default (the session store's writes go
-    // with it, see `SessionStore::around`): `before`; `record`'s write; the signed-in user
-    // (fresh from SQL: a disabled user gets no code) and what they granted this client; the
-    // decision; when a code is to be issued, the client's name in the session's registry entry
-    // — before the code exists, so that the client hears of the session's end (back-channel
-    // logout) — and then the code, or else the interaction kept. (When two requests race to
+    // with it, see `SessionStore::around`): `before`; a new session's registry entry; the
+    // signed-in user (fresh from SQL: a disabled user gets no code) and what they granted this
+    // client; the decision; an approval's consent and, when a code is to be issued, the
+    // client's name in the session's registry entry — before the code exists, so that the
+    // client hears of the session's end (back-channel logout) — and then the code, or else the
+    // interaction kept. On PostgreSQL the registry entry and the read are one statement, and so
+    // are the consent and the client's name. (When two requests race to
     // complete one interaction, the loser may have recorded the client too: the session is the
     // same person's, signing in to it.) Unsynced: nothing here is a token yet; the code
     // exchange's synced commit makes these writes durable before any token is returned.
     let (next, stored) = core
         .sessions
         .around(&core.store, before, move |s| {
-            if let Record::SignIn(r) = &record {
-                s.register_browser_session(r)?;
-            }
-            let Some((user, granted)) = s.get_active_user_with_consent(&uid, &client_id)? else {
+            let signed_in = match &record {
+                Record::SignIn(r) => Some(r),
+                _ => None,
+            };
+            let Some((user, granted)) =
+                s.get_active_user_with_consent(&uid, &client_id, signed_in)?
+            else {
                 let next = next_step(&req2, None, progress, None, skip_consent, now);
                 let then = next.is_ok().then_some(keep_write);
                 return Ok((next.map(|n| (n, false)), then));
             };
             let mut granted = granted.map(|g| Scopes::parse(&g).unwrap_or_default());
+            let mut consent = None;
             if let Record::Approval = record {
                 let merged = req2.scopes().union(&granted.unwrap_or_default());
-                s.save_consent(&user.id, &client_id, &merged.to_string(), now)?;
+                consent = Some(merged.to_string());
                 granted = Some(merged);
             }
             let next = next_step(
@@ -332,11 +338,16 @@ async fn try_advance(
                 skip_consent,
                 now,
             );
+            let issue = matches!(next, Ok(Next::Issue));
+            s.save_consent_and_session_client(
+                &user.id,
+                &client_id,
+                consent.as_deref(),
+                issue.then_some(sid.as_str()),
+                now,
+            )?;
             let then = match next {
-                Ok(Next::Issue) => {
-                    s.add_session_client(&sid, &client_id)?;
-                    Some(code_write)
-                }
+                Ok(Next::Issue) => Some(code_write),
                 Ok(_) => Some(keep_write),
                 Err(_) => None,
             };

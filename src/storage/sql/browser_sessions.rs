@@ -43,6 +43,18 @@ struct Count {
     n: i64,
 }
 
+/// The common table expressions that record client `client` in session `sid` on PostgreSQL
+/// (their parameters' placeholders): `s`, the session's row if registered, locked by a no-op
+/// update, so that an `end_browser_session` running at the same time either finishes first or
+/// lists this client; `i`, the insert.
+pub(super) fn add_client_pg(sid: &str, client: &str) -> String {
+    format!(
+        "s AS (UPDATE browser_sessions SET ended_at = ended_at WHERE sid = {sid} RETURNING sid), \
+         i AS (INSERT INTO session_clients (sid, client_id) \
+         SELECT sid, {client} FROM s ON CONFLICT DO NOTHING)"
+    )
+}
+
 fn clients_of(
     c: &mut DbConn,
     sids: &[String],
@@ -94,13 +106,10 @@ impl Store {
                 // One statement (one round trip, atomic by itself): the no-op update locks the
                 // session's row, so an `end_browser_session` running at the same time either
                 // finishes first or lists this client.
-                return diesel::sql_query(
-                    "WITH s AS (UPDATE browser_sessions SET ended_at = ended_at \
-                     WHERE sid = $1 RETURNING sid), \
-                     i AS (INSERT INTO session_clients (sid, client_id) \
-                     SELECT sid, $2 FROM s ON CONFLICT DO NOTHING) \
-                     SELECT count(*) AS n FROM s",
-                )
+                return diesel::sql_query(format!(
+                    "WITH {} SELECT count(*) AS n FROM s",
+                    add_client_pg("$1", "$2")
+                ))
                 .bind::<Text, _>(sid)
                 .bind::<Text, _>(client_id)
                 .get_result::<Count>(pg)

@@ -85,6 +85,17 @@ pub struct Redemption {
     pub expires_at: i64,
 }
 
+/// The consent upsert, with its four parameters (user, client, scopes, time): concurrent saves
+/// for the same pair (a user signing in to one client from several browsers at once) cannot
+/// race on the primary key, however many there are.
+fn upsert_consent([user, client, scopes, at]: [&str; 4]) -> String {
+    format!(
+        "INSERT INTO consents (user_id, client_id, scopes, granted_at) \
+         VALUES ({user}, {client}, {scopes}, {at}) ON CONFLICT (user_id, client_id) \
+         DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at"
+    )
+}
+
 /// What the durable step of a code exchange came to ([`Store::redeem_code`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redeemed {
@@ -132,41 +143,69 @@ impl Store {
         scopes: &str,
         now: i64,
     ) -> StorageResult<()> {
-        // One upsert: concurrent saves for the same pair (a user signing in to one client from
-        // several browsers at once) cannot race on the primary key, however many there are.
-        const UPSERT: &str = "INSERT INTO consents (user_id, client_id, scopes, granted_at) \
-             VALUES ({1}, {2}, {3}, {4}) ON CONFLICT (user_id, client_id) \
-             DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at";
         self.with_conn(|c| {
             match c {
-                DbConn::Pg(pg) => diesel::sql_query(
-                    UPSERT
-                        .replace("{1}", "$1")
-                        .replace("{2}", "$2")
-                        .replace("{3}", "$3")
-                        .replace("{4}", "$4"),
-                )
-                .bind::<Text, _>(user_id)
-                .bind::<Text, _>(client_id)
-                .bind::<Text, _>(scopes)
-                .bind::<BigInt, _>(now)
-                .execute(pg),
-                DbConn::Sqlite(lite) => diesel::sql_query(
-                    UPSERT
-                        .replace("{1}", "?")
-                        .replace("{2}", "?")
-                        .replace("{3}", "?")
-                        .replace("{4}", "?"),
-                )
-                .bind::<Text, _>(user_id)
-                .bind::<Text, _>(client_id)
-                .bind::<Text, _>(scopes)
-                .bind::<BigInt, _>(now)
-                .execute(lite),
+                DbConn::Pg(pg) => diesel::sql_query(upsert_consent(["$1", "$2", "$3", "$4"]))
+                    .bind::<Text, _>(user_id)
+                    .bind::<Text, _>(client_id)
+                    .bind::<Text, _>(scopes)
+                    .bind::<BigInt, _>(now)
+                    .execute(pg),
+                DbConn::Sqlite(lite) => diesel::sql_query(upsert_consent(["?"; 4]))
+                    .bind::<Text, _>(user_id)
+                    .bind::<Text, _>(client_id)
+                    .bind::<Text, _>(scopes)
+                    .bind::<BigInt, _>(now)
+                    .execute(lite),
             }
             .map(|_| ())
             .map_err(map_err)
         })
+    }
+
+    /// The writes of a completed consent step: the user's consent to `client_id` when `scopes`
+    /// is given ([`Store::save_consent`]), then the client in session `sid`'s registry entry
+    /// when `sid` is given ([`Store::add_session_client`]) — on PostgreSQL, when both, in one
+    /// statement (one round trip).
+    pub fn save_consent_and_session_client(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scopes: Option<&str>,
+        sid: Option<&str>,
+        now: i64,
+    ) -> StorageResult<()> {
+        if let (Some(scopes), Some(sid), DatabaseTarget::Postgres(_)) = (scopes, sid, &self.target)
+        {
+            return self.with_conn(|conn| {
+                let DbConn::Pg(pg) = conn else {
+                    return Err(StorageError::Unavailable(anyhow::anyhow!(
+                        "a PostgreSQL store without a PostgreSQL connection"
+                    )));
+                };
+                let sql = format!(
+                    "WITH c AS ({}), {} SELECT count(*) AS n FROM s",
+                    upsert_consent(["$1", "$2", "$3", "$4"]),
+                    super::browser_sessions::add_client_pg("$5", "$2")
+                );
+                diesel::sql_query(sql)
+                    .bind::<Text, _>(user_id)
+                    .bind::<Text, _>(client_id)
+                    .bind::<Text, _>(scopes)
+                    .bind::<BigInt, _>(now)
+                    .bind::<Text, _>(sid)
+                    .execute(pg)
+                    .map(|_| ())
+                    .map_err(map_err)
+            });
+        }
+        if let Some(scopes) = scopes {
+            self.save_consent(user_id, client_id, scopes, now)?;
+        }
+        if let Some(sid) = sid {
+            self.add_session_client(sid, client_id)?;
+        }
+        Ok(())
     }
 
     /// Consents, by user then client; only `user_id`'s when given.

@@ -5,7 +5,8 @@
 use diesel::prelude::*;
 
 use super::schema::users;
-use super::{Store, map_err};
+use super::{BrowserSessionRecord, DbConn, Store, map_err};
+use crate::config::DatabaseTarget;
 use crate::protocol::user::User;
 use crate::storage::{StorageError, StorageResult};
 
@@ -86,13 +87,27 @@ impl Store {
     }
 
     /// The active user with this id (as [`Store::get_active_user`]) and the scopes they
-    /// granted `client_id` (space-separated; `None` without a consent), in one query.
+    /// granted `client_id` (space-separated; `None` without a consent), in one query — after
+    /// registering `session` when given (a sign-in just made; on PostgreSQL in the same
+    /// statement, one round trip).
     pub fn get_active_user_with_consent(
         &self,
         id: &str,
         client_id: &str,
+        session: Option<&BrowserSessionRecord>,
     ) -> StorageResult<Option<(User, Option<String>)>> {
         use super::schema::consents;
+        if let Some(record) = session {
+            if let DatabaseTarget::Postgres(_) = self.target {
+                return self.with_conn(|conn| match conn {
+                    DbConn::Pg(pg) => register_and_read_pg(pg, record, id, client_id),
+                    DbConn::Sqlite(_) => Err(StorageError::Unavailable(anyhow::anyhow!(
+                        "a PostgreSQL store without a PostgreSQL connection"
+                    ))),
+                });
+            }
+            self.register_browser_session(record)?;
+        }
         self.with_conn(|c| {
             users::table
                 .left_join(
@@ -217,6 +232,45 @@ impl Store {
                 .execute(c)
         })
     }
+}
+
+/// [`Store::get_active_user_with_consent`] with a session to register, on PostgreSQL: the
+/// insert and the read in one statement (the read does not see the insert, nor needs to).
+fn register_and_read_pg(
+    pg: &mut diesel::PgConnection,
+    r: &BrowserSessionRecord,
+    id: &str,
+    client_id: &str,
+) -> StorageResult<Option<(User, Option<String>)>> {
+    use diesel::sql_types::{BigInt, Nullable, Text};
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(embed)]
+        user: UserRow,
+        #[diesel(sql_type = Nullable<Text>)]
+        granted: Option<String>,
+    }
+    diesel::sql_query(
+        "WITH r AS (INSERT INTO browser_sessions \
+         (sid, store_key, user_id, auth_time, created_at, expires_at, ended_at) \
+         VALUES ($3, $4, $5, $6, $7, $8, $9)) \
+         SELECT users.*, consents.scopes AS granted FROM users LEFT JOIN consents \
+         ON consents.user_id = users.id AND consents.client_id = $2 \
+         WHERE users.id = $1 AND NOT users.disabled",
+    )
+    .bind::<Text, _>(id)
+    .bind::<Text, _>(client_id)
+    .bind::<Text, _>(&r.sid)
+    .bind::<Text, _>(&r.store_key)
+    .bind::<Text, _>(&r.user_id)
+    .bind::<BigInt, _>(r.auth_time)
+    .bind::<BigInt, _>(r.created_at)
+    .bind::<BigInt, _>(r.expires_at)
+    .bind::<Nullable<BigInt>, _>(r.ended_at)
+    .get_result::<Row>(pg)
+    .optional()
+    .map(|row| row.map(|r| (User::from(r.user), r.granted)))
+    .map_err(map_err)
 }
 
 #[cfg(test)]
