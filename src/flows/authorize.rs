@@ -388,7 +388,7 @@ pub fn expired_page() -> Outcome {
 pub async fn load_active_user(core: &Core, id: &str) -> Result<Option<User>, OAuthError> {
     let id = id.to_string();
     core.store
-        .run(move |s| s.get_active_user(&id))
+        .run_read(move |s| s.get_active_user(&id))
         .await
         .map_err(super::storage_error)
 }

@@ -196,7 +196,7 @@ impl Directory {
         if only_if_local && self.revoked.load().local == local {
             return Ok(());
         }
-        let jtis = store.run(|s| s.revoked_access_tokens()).await?;
+        let jtis = store.run_read(|s| s.revoked_access_tokens()).await?;
         self.revoked.store(Arc::new(RevokedView {
             jtis: jtis.into_iter().collect(),
             local,
@@ -221,7 +221,7 @@ impl Directory {
         };
         let key = id.to_string();
         let user = store
-            .run(move |s| s.get_active_user(&key))
+            .run_read(move |s| s.get_active_user(&key))
             .await?
             .map(Arc::new);
         if let Some(u) = &user {
@@ -256,7 +256,7 @@ impl Directory {
     /// (serving continues from memory) and are returned for logging.
     pub async fn refresh(&self, store: &Arc<Store>, kek: &Kek) -> anyhow::Result<()> {
         let mut seen = self.seen.lock().await;
-        let v = store.run(|s| s.view_revisions()).await?;
+        let v = store.run_read(|s| s.view_revisions()).await?;
         let current = v.base;
         let before = seen.map(|s| s.base).unwrap_or(Revisions {
             clients: -1,
@@ -266,14 +266,14 @@ impl Directory {
         // again, so the next poll reloads once more rather than missing it.
         if current.clients != before.clients {
             let clients = store
-                .run(|s| load_clients(s).map_err(crate::storage::StorageError::Other))
+                .run_read(|s| load_clients(s).map_err(crate::storage::StorageError::Other))
                 .await?;
             self.origins.store(Arc::new(origins_of(&clients)));
             self.clients.store(Arc::new(clients));
             tracing::debug!(revision = current.clients, "clients reloaded");
         }
         if current.keys != before.keys {
-            let records = store.run(|s| s.list_keys()).await?;
+            let records = store.run_read(|s| s.list_keys()).await?;
             let ring = KeyRing::build(&records, kek)?;
             self.keys.store(Arc::new(ring));
             // Tokens verified with the old ring are checked again.

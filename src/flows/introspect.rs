@@ -111,7 +111,7 @@ async fn refresh_token(
     let hash = code_key(token);
     let Some(info) = core
         .store
-        .run(move |s| s.find_refresh_token(&hash))
+        .run_read(move |s| s.find_refresh_token(&hash))
         .await
         .map_err(super::storage_error)?
     else {

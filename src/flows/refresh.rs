@@ -80,7 +80,7 @@ pub async fn refresh_grant(
     let h = hash.clone();
     let known = core
         .store
-        .run(move |s| s.find_refresh_token(&h))
+        .run_read(move |s| s.find_refresh_token(&h))
         .await
         .map_err(super::storage_error)?;
     let Some(info) = known.filter(|i| i.family.client_id == client.id) else {

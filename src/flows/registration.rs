@@ -302,7 +302,7 @@ pub async fn register(core: &Core, bearer: Option<&str>, body: &[u8]) -> Result<
             let h = hash.clone();
             if !core
                 .store
-                .run(move |s| s.registration_token_usable(&h, now))
+                .run_read(move |s| s.registration_token_usable(&h, now))
                 .await?
             {
                 return Err(
@@ -373,7 +373,7 @@ async fn authorized(
         return Err(refused());
     }
     let id = client_id.to_string();
-    let client = core.store.run(move |s| s.get_client(&id)).await?;
+    let client = core.store.run_read(move |s| s.get_client(&id)).await?;
     let presented = token_hash(token);
     match client {
         Some(c)

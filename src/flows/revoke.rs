@@ -50,7 +50,7 @@ pub async fn revoke(
         let hash = code_key(token);
         let found = core
             .store
-            .run(move |s| s.find_refresh_token(&hash))
+            .run_read(move |s| s.find_refresh_token(&hash))
             .await
             .map_err(super::storage_error)?;
         if let Some(info) = found.filter(|i| i.family.client_id == client.id) {

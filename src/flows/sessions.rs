@@ -190,7 +190,7 @@ pub async fn revoke(env: &Env<'_>, sid: &str, now: i64) -> Result<Ended, Session
     let s = sid.to_string();
     let record = env
         .store
-        .run(move |st| st.get_browser_session(&s))
+        .run_read(move |st| st.get_browser_session(&s))
         .await?
         .filter(|r| r.ended_at.is_none() && r.expires_at > now)
         .ok_or_else(|| SessionsError::NotFound(sid.to_string()))?;
@@ -207,7 +207,7 @@ pub async fn end_all_for_user(
     let u = user_id.to_string();
     let live = env
         .store
-        .run(move |s| s.list_browser_sessions(Some(&u), now))
+        .run_read(move |s| s.list_browser_sessions(Some(&u), now))
         .await?;
     let mut ended = Vec::with_capacity(live.len());
     for l in live {
@@ -226,7 +226,7 @@ pub async fn logout_user(
     let who = username_or_id.to_string();
     let user = env
         .store
-        .run(move |s| Ok(super::users::find(s, &who)))
+        .run_read(move |s| Ok(super::users::find(s, &who)))
         .await??;
     let ended = end_all_for_user(env, &user.id, now).await?;
     Ok((UserView::of(&user), ended))

@@ -292,7 +292,7 @@ async fn revoke_earlier_redemption(core: &Core, key: &str) -> Result<bool, OAuth
     let k = key.to_string();
     let Some(earlier) = core
         .store
-        .run(move |s| s.find_redemption(&k))
+        .run_read(move |s| s.find_redemption(&k))
         .await
         .map_err(super::storage_error)?
     else {

@@ -277,7 +277,7 @@ pub async fn delete(
     now: i64,
 ) -> Result<UserView, UserError> {
     let who = username_or_id.to_string();
-    let user = env.store.run(move |s| Ok(find(s, &who))).await??;
+    let user = env.store.run_read(move |s| Ok(find(s, &who))).await??;
     super::sessions::end_all_for_user(env, &user.id, now).await?;
     let (id, who) = (user.id.clone(), username_or_id.to_string());
     env.store

@@ -423,7 +423,7 @@ async fn authenticate(core: &Core, token: String, scope: &'static str) -> Result
     let jti = text("jti").to_string();
     let revoked = core
         .store
-        .run(move |s| s.is_access_token_revoked(&jti))
+        .run_read(move |s| s.is_access_token_revoked(&jti))
         .await
         .map_err(storage)?;
     if revoked {

@@ -17,7 +17,7 @@ pub async fn healthz() -> HttpResponse {
 }
 
 pub async fn readyz(core: web::Data<Core>) -> HttpResponse {
-    let db = tokio::time::timeout(CHECK_TIMEOUT, core.store.run(|s| s.ping())).await;
+    let db = tokio::time::timeout(CHECK_TIMEOUT, core.store.run_read(|s| s.ping())).await;
     let db_ok = matches!(db, Ok(Ok(())));
     let mut body = json!({"database": if db_ok { "ok" } else { "unavailable" }});
     let mut ready = db_ok;

@@ -87,6 +87,47 @@ fn establish(target: &DatabaseTarget) -> ConnectionResult<DbConn> {
     }
 }
 
+/// The turns of one SQLite database's writers in this process: first come, first served.
+///
+/// SQLite lets one connection write at a time; another that wants to write waits in SQLite's
+/// busy handler, which sleeps 1, 2, 5, 10 … 100 ms between tries, so under concurrent writes a
+/// writer that lost a few rounds waited hundreds of milliseconds while later ones went through
+/// (refresh grants at 16 connections: p99 0.6–1.2 s; docs/BENCHMARKS.md, change 31). Taking
+/// turns here first, the next writer is woken the moment the one before is done, and the busy
+/// handler is left for other processes on the file (the CLI). Reads do not take a turn.
+#[derive(Default)]
+struct WriteGate {
+    /// The next ticket to hand out, and the ticket whose turn it is.
+    tickets: Mutex<(u64, u64)>,
+    turn: std::sync::Condvar,
+}
+
+/// A writer's turn; the next one's starts when it is dropped (also when its job panics).
+struct Turn<'a>(&'a WriteGate);
+
+impl WriteGate {
+    fn enter(&self) -> Turn<'_> {
+        let mut t = self.tickets.lock().unwrap_or_else(PoisonError::into_inner);
+        let mine = t.0;
+        t.0 += 1;
+        while t.1 != mine {
+            t = self.turn.wait(t).unwrap_or_else(PoisonError::into_inner);
+        }
+        Turn(self)
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.0
+            .tickets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .1 += 1;
+        self.0.turn.notify_all();
+    }
+}
+
 /// How long a storage call waits for a storage thread, and then for a pooled connection, before
 /// it fails as unavailable.
 const POOL_WAIT: Duration = Duration::from_secs(5);
@@ -162,6 +203,8 @@ pub struct Store {
     /// The threads [`Store::run`] runs on, as many as the pool has connections; shared with
     /// the unsynced view.
     executor: Arc<executor::Executor>,
+    /// The turns of this process's SQLite writers; shared with the unsynced view.
+    writers: Arc<WriteGate>,
     /// Shared with the pool's manager (see [`Store::migrate`]).
     seed: Seed,
 }
@@ -258,6 +301,7 @@ impl Store {
             synced: true,
             unsynced: OnceLock::new(),
             executor: Arc::new(executor::Executor::new(pool_size as usize, POOL_WAIT)),
+            writers: Arc::default(),
             seed,
         })
     }
@@ -290,6 +334,7 @@ impl Store {
                 synced: false,
                 unsynced: OnceLock::new(),
                 executor: self.executor.clone(),
+                writers: self.writers.clone(),
                 seed: self.seed.clone(),
             })
         })
@@ -339,8 +384,32 @@ impl Store {
     }
 
     /// Runs a blocking storage operation off the async workers, on one of the store's storage
-    /// threads (at most one per pooled connection, see [`executor`]).
+    /// threads (at most one per pooled connection, see [`executor`]). On SQLite the operations
+    /// that may write take turns in the order they came ([`WriteGate`]); reads that never write
+    /// go through [`Store::run_read`] and run beside them.
     pub async fn run<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Store) -> StorageResult<T> + Send + 'static,
+    ) -> StorageResult<T> {
+        let gate = (!self.is_postgres()).then(|| self.writers.clone());
+        self.run_job(move |store| {
+            let _turn = gate.as_deref().map(WriteGate::enter);
+            f(store)
+        })
+        .await
+    }
+
+    /// Like [`Store::run`], for an operation that only reads: on SQLite it does not wait for
+    /// the writers' turns (in WAL mode readers never wait for a writer). An operation that
+    /// writes through here is still correct, only back to SQLite's busy handler.
+    pub async fn run_read<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Store) -> StorageResult<T> + Send + 'static,
+    ) -> StorageResult<T> {
+        self.run_job(f).await
+    }
+
+    async fn run_job<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&Store) -> StorageResult<T> + Send + 'static,
     ) -> StorageResult<T> {
@@ -601,6 +670,131 @@ mod tests {
             "{panicked:?}"
         );
         store.run(|s| s.ping()).await.unwrap();
+    }
+
+    /// Writers take their turns in the order they came, and a turn ends when it is dropped,
+    /// also by a panic.
+    #[test]
+    fn write_turns_are_first_come_first_served() {
+        let gate = Arc::new(WriteGate::default());
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let first = gate.enter();
+        let mut waiting = Vec::new();
+        for i in 0..4u64 {
+            let (g, order) = (gate.clone(), order.clone());
+            waiting.push(std::thread::spawn(move || {
+                let _turn = g.enter();
+                order.lock().unwrap().push(i);
+            }));
+            // Each has drawn its ticket before the next one starts.
+            while gate.tickets.lock().unwrap().0 < i + 2 {
+                std::thread::yield_now();
+            }
+        }
+        assert!(order.lock().unwrap().is_empty(), "all wait for the first");
+        drop(first);
+        for t in waiting {
+            t.join().unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3]);
+        let g = gate.clone();
+        assert!(
+            std::thread::spawn(move || {
+                let _turn = g.enter();
+                panic!("a job that panics in its turn");
+            })
+            .join()
+            .is_err()
+        );
+        drop(gate.enter());
+    }
+
+    /// Eight storage threads writing to SQLite at once, each holding the write lock for a
+    /// while, with SQLite's busy handler off on every connection ("database is locked" at
+    /// once): all succeed, as they take turns in the process. A read runs while a writer holds
+    /// its turn.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writers_take_turns_and_readers_pass_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = DatabaseTarget::Sqlite(dir.path().join("t.db"));
+        migrate(&target).unwrap();
+        let store = Arc::new(Store::connect(&target, 8).unwrap());
+        fn lite(c: &mut DbConn) -> &mut SqliteConnection {
+            match c {
+                DbConn::Sqlite(l) => l,
+                DbConn::Pg(_) => unreachable!("a SQLite test"),
+            }
+        }
+        store
+            .run(|s| {
+                s.with_conn(|c| {
+                    lite(c)
+                        .batch_execute("CREATE TABLE t (n INTEGER NOT NULL)")
+                        .map_err(map_err)
+                })
+            })
+            .await
+            .unwrap();
+        let mut writers = Vec::new();
+        for i in 0..32 {
+            let store = store.clone();
+            writers.push(tokio::spawn(async move {
+                store
+                    .run(move |s| {
+                        s.with_conn(|c| {
+                            let l = lite(c);
+                            l.batch_execute("PRAGMA busy_timeout = 0")
+                                .map_err(map_err)?;
+                            l.transaction(|t| {
+                                t.batch_execute(&format!("INSERT INTO t (n) VALUES ({i})"))?;
+                                std::thread::sleep(Duration::from_millis(2));
+                                t.batch_execute("UPDATE t SET n = n + 1 WHERE n < 0")
+                            })
+                            .map_err(map_err)
+                        })
+                    })
+                    .await
+            }));
+        }
+        for w in writers {
+            w.await.unwrap().unwrap();
+        }
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let count = |s: &Store| {
+            s.with_conn(|c| {
+                diesel::sql_query("SELECT count(*) AS n FROM t")
+                    .get_result::<N>(lite(c))
+                    .map(|r| r.n)
+                    .map_err(map_err)
+            })
+        };
+        assert_eq!(store.run_read(count).await.unwrap(), 32);
+
+        // A writer holding its turn until told to stop, and a read meanwhile.
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let drawn = store.writers.tickets.lock().unwrap().0;
+        let holder = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .run(move |s| {
+                        let _ = stopped.recv_timeout(Duration::from_secs(10));
+                        s.ping()
+                    })
+                    .await
+            })
+        };
+        while store.writers.tickets.lock().unwrap().0 == drawn {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let read = tokio::time::timeout(Duration::from_secs(5), store.run_read(count)).await;
+        assert_eq!(read.expect("the read waited for the writer").unwrap(), 32);
+        stop.send(()).unwrap();
+        holder.await.unwrap().unwrap();
     }
 
     /// Many connections opening one new database at once: every one of them comes up in WAL

@@ -95,7 +95,7 @@ impl SqlSessionStore {
     pub async fn get(&self, kind: Kind, key: &str) -> SessionResult<Option<Vec<u8>>> {
         let k = full_key(kind, key);
         self.store
-            .run_unsynced(move |s| s.with_conn(|c| live_value(c, &k)))
+            .run_read(move |s| s.with_conn(|c| live_value(c, &k)))
             .await
             .map_err(to_session)
     }
@@ -108,7 +108,7 @@ impl SqlSessionStore {
     ) -> SessionResult<(Option<Vec<u8>>, Option<Vec<u8>>)> {
         let (ka, kb) = (full_key(a.0, a.1), full_key(b.0, b.1));
         self.store
-            .run_unsynced(move |s| s.with_conn(|c| Ok((live_value(c, &ka)?, live_value(c, &kb)?))))
+            .run_read(move |s| s.with_conn(|c| Ok((live_value(c, &ka)?, live_value(c, &kb)?))))
             .await
             .map_err(to_session)
     }
@@ -232,7 +232,7 @@ impl SqlSessionStore {
     pub async fn count_max(&self, kind: Kind, keys: &[&str]) -> SessionResult<i64> {
         let keys: Vec<String> = keys.iter().map(|k| full_key(kind, k)).collect();
         self.store
-            .run_unsynced(move |s| count_max_now(s, &keys))
+            .run_read(move |s| count_max_now(s, &keys))
             .await
             .map_err(to_session)
     }
@@ -283,10 +283,7 @@ impl SqlSessionStore {
     }
 
     pub async fn ping(&self) -> SessionResult<()> {
-        self.store
-            .run_unsynced(|s| s.ping())
-            .await
-            .map_err(to_session)
+        self.store.run_read(|s| s.ping()).await.map_err(to_session)
     }
 }
 
