@@ -92,7 +92,7 @@ fn establish(target: &DatabaseTarget) -> ConnectionResult<DbConn> {
 /// SQLite lets one connection write at a time; another that wants to write waits in SQLite's
 /// busy handler, which sleeps 1, 2, 5, 10 … 100 ms between tries, so under concurrent writes a
 /// writer that lost a few rounds waited hundreds of milliseconds while later ones went through
-/// (refresh grants at 16 connections: p99 0.6–1.2 s; docs/BENCHMARKS.md, change 31). Taking
+/// (refresh grants at 16 connections: p99 0.6–0.8 s; docs/BENCHMARKS.md, change 31). Taking
 /// turns here first, the next writer is woken the moment the one before is done, and the busy
 /// handler is left for other processes on the file (the CLI). Reads do not take a turn.
 #[derive(Default)]
