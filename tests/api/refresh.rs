@@ -598,9 +598,8 @@ async fn introspection_follows_rfc7662(backend: Backend) {
     .await;
 }
 
-async fn code_reuse_revokes_the_refresh_tokens_it_started(backend: Backend) {
-    let f = fixture(backend, OFFLINE).await;
-    let app = &f.app;
+/// Signs in with `offline_access`; the form body that redeems the code.
+async fn offline_code_exchange(app: &TestApp) -> String {
     let back = sign_in(
         &mut Browser::new(),
         app,
@@ -608,10 +607,16 @@ async fn code_reuse_revokes_the_refresh_tokens_it_started(backend: Backend) {
     )
     .await;
     let code = param(&back, "code").unwrap();
-    let body = format!(
+    format!(
         "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}",
         form(CB)
-    );
+    )
+}
+
+async fn code_reuse_revokes_the_refresh_tokens_it_started(backend: Backend) {
+    let f = fixture(backend, OFFLINE).await;
+    let app = &f.app;
+    let body = offline_code_exchange(app).await;
     let first: Value = app
         .token_raw(Some(("web", &f.secret)), &body)
         .await
@@ -825,17 +830,7 @@ async fn code_redemption_is_all_or_nothing(backend: Backend) {
 async fn a_disabled_users_code_gets_no_tokens(backend: Backend) {
     let f = fixture(backend, OFFLINE).await;
     let app = &f.app;
-    let back = sign_in(
-        &mut Browser::new(),
-        app,
-        &authorize_url(app, "web", "openid offline_access", ""),
-    )
-    .await;
-    let code = param(&back, "code").unwrap();
-    let body = format!(
-        "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}",
-        form(CB)
-    );
+    let body = offline_code_exchange(app).await;
     assert!(f.d.cli(&["user", "disable", "ada"]).await.status.success());
     let r = app.token_raw(Some(("web", &f.secret)), &body).await;
     assert_eq!(r.status(), 400);
