@@ -40,6 +40,14 @@ fn tune_malloc(workers: usize) {
 fn tune_malloc(_workers: usize) {}
 
 fn main() -> ExitCode {
+    // OpenSSL's first initialisation decides whether it frees its global state in an `atexit`
+    // handler; libpq (PostgreSQL over TLS) would initialise it that way. The storage threads end
+    // on their own when a store is dropped (`storage::sql::executor`), and one that has used TLS
+    // frees its OpenSSL thread state as it exits — racing that handler when the process exits
+    // at the same moment (a CLI command on PostgreSQL once aborted in CI with "free(): invalid
+    // pointer"). `openssl::init` initialises it first, without the handler; the process's
+    // memory goes with the process anyway.
+    openssl::init();
     let cli = Cli::parse();
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
