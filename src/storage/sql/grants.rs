@@ -19,7 +19,6 @@ use super::refresh::insert_family;
 use super::schema::{consents, redeemed_codes, revoked_tokens};
 use super::users::UserRow;
 use super::{DbConn, Family, NewRefreshToken, Store, map_err, unix_now};
-use crate::config::DatabaseTarget;
 use crate::protocol::user::User;
 use crate::storage::{Revisions, StorageError, StorageResult};
 
@@ -175,14 +174,8 @@ impl Store {
         sid: Option<&str>,
         now: i64,
     ) -> StorageResult<()> {
-        if let (Some(scopes), Some(sid), DatabaseTarget::Postgres(_)) = (scopes, sid, &self.target)
-        {
-            return self.with_conn(|conn| {
-                let DbConn::Pg(pg) = conn else {
-                    return Err(StorageError::Unavailable(anyhow::anyhow!(
-                        "a PostgreSQL store without a PostgreSQL connection"
-                    )));
-                };
+        if let (Some(scopes), Some(sid)) = (scopes, sid)
+            && let Some(done) = self.with_pg(|pg| {
                 let sql = format!(
                     "WITH c AS ({}), {} SELECT count(*) AS n FROM s",
                     upsert_consent(["$1", "$2", "$3", "$4"]),
@@ -197,7 +190,9 @@ impl Store {
                     .execute(pg)
                     .map(|_| ())
                     .map_err(map_err)
-            });
+            })
+        {
+            return done;
         }
         if let Some(scopes) = scopes {
             self.save_consent(user_id, client_id, scopes, now)?;
@@ -345,16 +340,10 @@ impl Store {
         family: Option<(&Family, &NewRefreshToken)>,
         now: i64,
     ) -> StorageResult<Redeemed> {
-        if let DatabaseTarget::Postgres(_) = self.target {
-            return self.with_conn(|conn| {
-                let DbConn::Pg(pg) = conn else {
-                    return Err(StorageError::Unavailable(anyhow::anyhow!(
-                        "a PostgreSQL store without a PostgreSQL connection"
-                    )));
-                };
-                redeem_pg(pg, code_hash, client_id, user_id, redemption, family, now)
-                    .map_err(map_err)
-            });
+        if let Some(redeemed) = self.with_pg(|pg| {
+            redeem_pg(pg, code_hash, client_id, user_id, redemption, family, now).map_err(map_err)
+        }) {
+            return redeemed;
         }
         let Some(user) = self.get_active_user(user_id)? else {
             return Ok(Redeemed::Inactive);

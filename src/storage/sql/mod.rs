@@ -344,6 +344,23 @@ impl Store {
         self.target.is_postgres()
     }
 
+    /// On PostgreSQL, runs `f` with a pooled connection on the current thread (for statements
+    /// written for PostgreSQL alone); `None` on SQLite.
+    pub(super) fn with_pg<T>(
+        &self,
+        f: impl FnOnce(&mut PgConnection) -> StorageResult<T>,
+    ) -> Option<StorageResult<T>> {
+        if !self.is_postgres() {
+            return None;
+        }
+        Some(self.with_conn(|conn| match conn {
+            DbConn::Pg(pg) => f(pg),
+            DbConn::Sqlite(_) => Err(StorageError::Unavailable(anyhow::anyhow!(
+                "a PostgreSQL store without a PostgreSQL connection"
+            ))),
+        }))
+    }
+
     /// Runs `f` with a pooled connection on the current thread.
     pub fn with_conn<T>(
         &self,

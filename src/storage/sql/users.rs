@@ -5,8 +5,7 @@
 use diesel::prelude::*;
 
 use super::schema::users;
-use super::{BrowserSessionRecord, DbConn, Store, map_err};
-use crate::config::DatabaseTarget;
+use super::{BrowserSessionRecord, Store, map_err};
 use crate::protocol::user::User;
 use crate::storage::{StorageError, StorageResult};
 
@@ -98,13 +97,8 @@ impl Store {
     ) -> StorageResult<Option<(User, Option<String>)>> {
         use super::schema::consents;
         if let Some(record) = session {
-            if let DatabaseTarget::Postgres(_) = self.target {
-                return self.with_conn(|conn| match conn {
-                    DbConn::Pg(pg) => register_and_read_pg(pg, record, id, client_id),
-                    DbConn::Sqlite(_) => Err(StorageError::Unavailable(anyhow::anyhow!(
-                        "a PostgreSQL store without a PostgreSQL connection"
-                    ))),
-                });
+            if let Some(read) = self.with_pg(|pg| register_and_read_pg(pg, record, id, client_id)) {
+                return read;
             }
             self.register_browser_session(record)?;
         }
