@@ -116,13 +116,16 @@ impl Store {
                 .map(|r| r.n > 0)
                 .map_err(map_err);
             }
-            conn.transaction(|c| {
-                // Write first (a no-op update of the session's row): on SQLite that takes the
-                // write lock at once, where a transaction that read first fails to upgrade
-                // ("database is locked") while concurrent sign-ins write.
-                let known = diesel::update(bs::table.filter(bs::sid.eq(sid)))
-                    .set(bs::ended_at.eq(bs::ended_at))
-                    .execute(c)?;
+            let DbConn::Sqlite(lite) = conn else {
+                return Err(crate::storage::StorageError::Unavailable(anyhow::anyhow!(
+                    "a SQLite store without a SQLite connection"
+                )));
+            };
+            // `BEGIN IMMEDIATE` takes the write lock at once, where a transaction that read
+            // first fails to upgrade ("database is locked") while concurrent sign-ins write;
+            // then only statements diesel keeps prepared (an `UPDATE` it parses every time).
+            lite.immediate_transaction(|c| {
+                let known: i64 = bs::table.filter(bs::sid.eq(sid)).count().get_result(c)?;
                 if known == 0 {
                     return Ok(false);
                 }

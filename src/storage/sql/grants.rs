@@ -150,11 +150,16 @@ impl Store {
                     .bind::<Text, _>(scopes)
                     .bind::<BigInt, _>(now)
                     .execute(pg),
-                DbConn::Sqlite(lite) => diesel::sql_query(upsert_consent(["?"; 4]))
-                    .bind::<Text, _>(user_id)
-                    .bind::<Text, _>(client_id)
-                    .bind::<Text, _>(scopes)
-                    .bind::<BigInt, _>(now)
+                // `REPLACE`, which diesel keeps prepared (an `ON CONFLICT` clause, and raw SQL,
+                // it parses again on every call): the row's only constraints are its key and
+                // its references, so the old row deleted and the new one inserted is the upsert.
+                DbConn::Sqlite(lite) => diesel::replace_into(consents::table)
+                    .values((
+                        consents::user_id.eq(user_id),
+                        consents::client_id.eq(client_id),
+                        consents::scopes.eq(scopes),
+                        consents::granted_at.eq(now),
+                    ))
                     .execute(lite),
             }
             .map(|_| ())

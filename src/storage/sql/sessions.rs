@@ -290,14 +290,22 @@ impl SqlSessionStore {
 /// The largest live value among the counters `keys` (full keys), 0 when none is live.
 fn count_max_now(s: &Store, keys: &[String]) -> StorageResult<i64> {
     use super::schema::counters as ct;
+    let now = unix_now();
     s.with_conn(|c| {
-        ct::table
-            .filter(ct::key.eq_any(keys))
-            .filter(ct::expires_at.gt(unix_now()))
-            .select(ct::count)
-            .load::<i64>(c)
-            .map(|v| v.into_iter().max().unwrap_or(0))
-            .map_err(map_err)
+        // One lookup per key, a statement diesel keeps prepared (an `IN` list it would parse
+        // again on every call); the login throttle reads two keys.
+        let mut max = 0;
+        for key in keys {
+            let count = ct::table
+                .filter(ct::key.eq(key))
+                .filter(ct::expires_at.gt(now))
+                .select(ct::count)
+                .first::<i64>(c)
+                .optional()
+                .map_err(map_err)?;
+            max = max.max(count.unwrap_or(0));
+        }
+        Ok(max)
     })
 }
 
@@ -449,7 +457,15 @@ fn put(
     }
     let written = match c {
         super::DbConn::Pg(pg) => upsert!(pg),
-        super::DbConn::Sqlite(lite) => upsert!(lite),
+        // The same writes in forms diesel keeps prepared: it never caches a statement with an
+        // `ON CONFLICT` clause, so SQLite would parse the upsert again on every call (four
+        // times per sign-in). The table's only constraint is its key, so `INSERT OR IGNORE` is
+        // `ON CONFLICT (key) DO NOTHING`, and `REPLACE` (the old row deleted, the new one
+        // inserted) the upsert.
+        super::DbConn::Sqlite(lite) if nx => diesel::insert_or_ignore_into(se::table)
+            .values(row)
+            .execute(lite)?,
+        super::DbConn::Sqlite(lite) => diesel::replace_into(se::table).values(row).execute(lite)?,
     };
     Ok(written > 0)
 }
