@@ -7,6 +7,9 @@
 //! makes two live tokens in one family impossible whatever happens.
 
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Binary, Nullable, Text};
+use diesel::sqlite::Sqlite;
 
 use super::schema::{
     family_access_tokens as fat, refresh_tokens as rt, revoked_tokens, token_families as tf, users,
@@ -144,6 +147,58 @@ pub(super) fn revoke_family_in(c: &mut DbConn, family_id: &str, now: i64) -> Que
     Ok(())
 }
 
+/// The rotation's two `UPDATE`s on SQLite, as statements diesel keeps prepared: it parses its
+/// own `UPDATE`s again on every call (a changeset's SQL may vary), which cost a refresh on the
+/// embedded default a tenth of its CPU (docs/BENCHMARKS.md, change 32). Each type is its
+/// statement's cache key; the SQL is what diesel writes for PostgreSQL.
+///
+/// `UPDATE refresh_tokens SET state = state WHERE token_hash = ?`: the write that takes the lock.
+struct Touch<'a> {
+    hash: &'a str,
+}
+
+/// `UPDATE refresh_tokens SET state = 'rotated', rotated_at = ?, successor_sealed = ? WHERE
+/// token_hash = ? AND state = 'active'`.
+struct MarkRotated<'a> {
+    hash: &'a str,
+    now: i64,
+    sealed: Option<&'a [u8]>,
+}
+
+impl QueryId for Touch<'_> {
+    type QueryId = Touch<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl QueryFragment<Sqlite> for Touch<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_sql("UPDATE refresh_tokens SET state = state WHERE token_hash = ");
+        out.push_bind_param::<Text, _>(self.hash)
+    }
+}
+
+impl RunQueryDsl<SqliteConnection> for Touch<'_> {}
+
+impl QueryId for MarkRotated<'_> {
+    type QueryId = MarkRotated<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl QueryFragment<Sqlite> for MarkRotated<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_sql("UPDATE refresh_tokens SET state = 'rotated', rotated_at = ");
+        out.push_bind_param::<BigInt, _>(&self.now)?;
+        out.push_sql(", successor_sealed = ");
+        out.push_bind_param::<Nullable<Binary>, _>(&self.sealed)?;
+        out.push_sql(" WHERE token_hash = ");
+        out.push_bind_param::<Text, _>(self.hash)?;
+        out.push_sql(" AND state = 'active'");
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<SqliteConnection> for MarkRotated<'_> {}
+
 impl Store {
     /// Presents refresh token `hash` for `client_id`: rotates it to `next`, replays the successor
     /// inside the retry window, or revokes the family on reuse. One transaction.
@@ -158,9 +213,12 @@ impl Store {
         self.with_conn(|conn| {
             conn.transaction(|c| {
                 // Write first: locks this token's row (PostgreSQL) / the database (SQLite).
-                let exists = diesel::update(rt::table.filter(rt::token_hash.eq(hash)))
-                    .set(rt::state.eq(rt::state))
-                    .execute(c)?;
+                let exists = match c {
+                    DbConn::Pg(pg) => diesel::update(rt::table.filter(rt::token_hash.eq(hash)))
+                        .set(rt::state.eq(rt::state))
+                        .execute(pg)?,
+                    DbConn::Sqlite(lite) => Touch { hash }.execute(lite)?,
+                };
                 if exists == 0 {
                     return Ok(Rotation::Invalid("invalid refresh token"));
                 }
@@ -219,17 +277,25 @@ impl Store {
                 if disabled != Some(false) {
                     return Ok(Rotation::Invalid("the user is no longer active"));
                 }
-                diesel::update(
-                    rt::table
-                        .filter(rt::token_hash.eq(hash))
-                        .filter(rt::state.eq("active")),
-                )
-                .set((
-                    rt::state.eq("rotated"),
-                    rt::rotated_at.eq(Some(now)),
-                    rt::successor_sealed.eq(&next.sealed),
-                ))
-                .execute(c)?;
+                match c {
+                    DbConn::Pg(pg) => diesel::update(
+                        rt::table
+                            .filter(rt::token_hash.eq(hash))
+                            .filter(rt::state.eq("active")),
+                    )
+                    .set((
+                        rt::state.eq("rotated"),
+                        rt::rotated_at.eq(Some(now)),
+                        rt::successor_sealed.eq(&next.sealed),
+                    ))
+                    .execute(pg)?,
+                    DbConn::Sqlite(lite) => MarkRotated {
+                        hash,
+                        now,
+                        sealed: next.sealed.as_deref(),
+                    }
+                    .execute(lite)?,
+                };
                 insert_token(c, &family.id, next, now)?;
                 Ok(Rotation::Rotated(family))
             })
