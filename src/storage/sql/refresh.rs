@@ -149,8 +149,8 @@ pub(super) fn revoke_family_in(c: &mut DbConn, family_id: &str, now: i64) -> Que
 
 /// The rotation's two `UPDATE`s on SQLite, as statements diesel keeps prepared: it parses its
 /// own `UPDATE`s again on every call (a changeset's SQL may vary), which cost a refresh on the
-/// embedded default a tenth of its CPU (docs/BENCHMARKS.md, change 32). Each type is its
-/// statement's cache key; the SQL is what diesel writes for PostgreSQL.
+/// embedded default about a twentieth of its CPU (docs/BENCHMARKS.md, change 32). Each type is
+/// its statement's cache key; the SQL is what diesel writes for PostgreSQL.
 ///
 /// `UPDATE refresh_tokens SET state = state WHERE token_hash = ?`: the write that takes the lock.
 struct Touch<'a> {

@@ -436,13 +436,13 @@ fn put(
         se::consumed.eq(false),
     );
     // Upserts per backend: diesel's multi-backend connection has none.
-    macro_rules! upsert {
-        ($conn:expr) => {{
+    let written = match c {
+        super::DbConn::Pg(pg) => {
             let insert = diesel::insert_into(se::table)
                 .values(row)
                 .on_conflict(se::key);
             if nx {
-                insert.do_nothing().execute($conn)?
+                insert.do_nothing().execute(pg)?
             } else {
                 insert
                     .do_update()
@@ -451,12 +451,9 @@ fn put(
                         se::expires_at.eq(excluded(se::expires_at)),
                         se::consumed.eq(false),
                     ))
-                    .execute($conn)?
+                    .execute(pg)?
             }
-        }};
-    }
-    let written = match c {
-        super::DbConn::Pg(pg) => upsert!(pg),
+        }
         // The same writes in forms diesel keeps prepared: it never caches a statement with an
         // `ON CONFLICT` clause, so SQLite would parse the upsert again on every call (four
         // times per sign-in). The table's only constraint is its key, so `INSERT OR IGNORE` is
