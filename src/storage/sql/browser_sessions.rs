@@ -101,52 +101,46 @@ impl Store {
     /// Records that `client_id` took part in session `sid` (received a code). Returns `false`
     /// when the session is not registered (nothing is recorded then); recording twice is fine.
     pub fn add_session_client(&self, sid: &str, client_id: &str) -> StorageResult<bool> {
-        self.with_conn(|conn| {
-            if let DbConn::Pg(pg) = conn {
-                // One statement (one round trip, atomic by itself): the no-op update locks the
-                // session's row, so an `end_browser_session` running at the same time either
-                // finishes first or lists this client.
-                return diesel::sql_query(format!(
-                    "WITH {} SELECT count(*) AS n FROM s",
-                    add_client_pg("$1", "$2")
-                ))
-                .bind::<Text, _>(sid)
-                .bind::<Text, _>(client_id)
-                .get_result::<Count>(pg)
-                .map(|r| r.n > 0)
-                .map_err(map_err);
-            }
-            let DbConn::Sqlite(lite) = conn else {
-                return Err(crate::storage::StorageError::Unavailable(anyhow::anyhow!(
-                    "a SQLite store without a SQLite connection"
-                )));
-            };
+        self.with_conn(|conn| match conn {
+            // One statement (one round trip, atomic by itself): the no-op update locks the
+            // session's row, so an `end_browser_session` running at the same time either
+            // finishes first or lists this client.
+            DbConn::Pg(pg) => diesel::sql_query(format!(
+                "WITH {} SELECT count(*) AS n FROM s",
+                add_client_pg("$1", "$2")
+            ))
+            .bind::<Text, _>(sid)
+            .bind::<Text, _>(client_id)
+            .get_result::<Count>(pg)
+            .map(|r| r.n > 0)
+            .map_err(map_err),
             // `BEGIN IMMEDIATE` takes the write lock at once, where a transaction that read
             // first fails to upgrade ("database is locked") while concurrent sign-ins write;
             // then only statements diesel keeps prepared (an `UPDATE` it parses every time).
-            lite.immediate_transaction(|c| {
-                let known: i64 = bs::table.filter(bs::sid.eq(sid)).count().get_result(c)?;
-                if known == 0 {
-                    return Ok(false);
-                }
-                let there: i64 = sc::table
-                    .filter(sc::sid.eq(sid))
-                    .filter(sc::client_id.eq(client_id))
-                    .count()
-                    .get_result(c)?;
-                if there == 0 {
-                    diesel::insert_into(sc::table)
-                        .values((sc::sid.eq(sid), sc::client_id.eq(client_id)))
-                        .execute(c)?;
-                }
-                Ok(true)
-            })
-            .map_err(map_err)
-            .or_else(|e| match e {
-                // Two requests of one session recorded the same client at once.
-                crate::storage::StorageError::Conflict(_) => Ok(true),
-                other => Err(other),
-            })
+            DbConn::Sqlite(lite) => lite
+                .immediate_transaction(|c| {
+                    let known: i64 = bs::table.filter(bs::sid.eq(sid)).count().get_result(c)?;
+                    if known == 0 {
+                        return Ok(false);
+                    }
+                    let there: i64 = sc::table
+                        .filter(sc::sid.eq(sid))
+                        .filter(sc::client_id.eq(client_id))
+                        .count()
+                        .get_result(c)?;
+                    if there == 0 {
+                        diesel::insert_into(sc::table)
+                            .values((sc::sid.eq(sid), sc::client_id.eq(client_id)))
+                            .execute(c)?;
+                    }
+                    Ok(true)
+                })
+                .map_err(map_err)
+                .or_else(|e| match e {
+                    // Two requests of one session recorded the same client at once.
+                    crate::storage::StorageError::Conflict(_) => Ok(true),
+                    other => Err(other),
+                }),
         })
     }
 
