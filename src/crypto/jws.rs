@@ -123,9 +123,8 @@ pub fn thumbprint(jwk: &Value) -> anyhow::Result<String> {
 /// provider set-up for each one (≈ 40 % of an ES256 signature). Here each signer keeps a small
 /// pool of contexts initialised once (`EVP_PKEY_sign_init` + padding + digest), and a signature
 /// is the SHA-256 of the signing input plus one `EVP_PKEY_sign` — what `openssl speed` measures.
-/// ES256 signs with AWS-LC ([`P256Key`]), whose P-256 signature is ≈ 20 % cheaper than OpenSSL
-/// 3.0's here (a signing loop of each; docs/BENCHMARKS.md, changes 13 and 22); the key is
-/// parsed and checked by OpenSSL first, then by AWS-LC.
+/// ES256 signs through [`P256Key`]: nonces prepared 64 at a time with AWS-LC, `s` by OpenSSL
+/// (≈ a third cheaper than a whole signature by either library; docs/BENCHMARKS.md, change 33).
 /// Ed25519 has no prehashed form: it keeps its parsed key and signs one-shot.
 pub struct Signer {
     pub kid: String,
@@ -219,15 +218,7 @@ impl Signer {
                 anyhow::ensure!(key.bits() >= 2048, "RSA keys must have at least 2048 bits");
                 None
             }
-            Alg::ES256 => {
-                let ec = key.ec_key()?;
-                anyhow::ensure!(
-                    ec.group().curve_name() == Some(Nid::X9_62_PRIME256V1),
-                    "ES256 needs a P-256 key"
-                );
-                // Stored keys may be SEC1 (josekit writes that); AWS-LC gets OpenSSL's PKCS#8.
-                Some(P256Key::from_pkcs8_der(&key.private_key_to_pkcs8()?)?)
-            }
+            Alg::ES256 => Some(P256Key::from_ec_key(key.ec_key()?)?),
             Alg::EdDSA => None,
         };
         let header = |typ: &str| {
