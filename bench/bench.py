@@ -49,6 +49,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # reading that the RSS target is about.
 ALL_SCENARIOS = ["cc", "discovery", "jwks", "introspection", "userinfo", "refresh", "login"]
 ES256_SCENARIOS = ["cc"]  # the ES256 servers only differ in the client-credentials token
+# Judged side by side with oidc-provider too (RS256 servers): two servers' pre-rendered bytes,
+# where the kernel's work is most of Tessera's (docs/BENCHMARKS.md).
+SIDE_BY_SIDE_STATIC = ["discovery", "jwks"]
 
 log_file = None
 
@@ -598,20 +601,20 @@ class Bench:
             f"CPU-second = {(ratio or 0) * 100:.1f} %")
         return r
 
-    def side_by_side(self, tessera, reference, connections, seconds):
-        """ES256 client credentials on a Tessera server and on oidc-provider over the same
-        seconds: both up, each under its own load, taking turns on the servers' CPU every
-        `PAIR_BLOCK_S` (Alternation), each measured per CPU-second of its own. The ES256 target is
-        a ratio of two servers, and in separate runs they are measured a quarter of an hour apart,
-        while what a CPU-second buys on a shared machine drifts within minutes — and not alike for
-        both: oidc-provider's token is mostly JavaScript around the signature, Tessera's mostly
-        the signature (docs/BENCHMARKS.md, *Where the targets stand*)."""
+    def side_by_side(self, tessera, reference, connections, seconds, scenario="cc"):
+        """One scenario (ES256 client credentials; discovery and JWKS) on a Tessera server and on
+        oidc-provider over the same seconds: both up, each under its own load, taking turns on
+        the servers' CPU every `PAIR_BLOCK_S` (Alternation), each measured per CPU-second of its
+        own. These targets are ratios of two servers, and in separate runs they are measured a
+        quarter of an hour apart, while what a CPU-second buys on a shared machine drifts within
+        minutes — and not alike for both: oidc-provider's work is mostly JavaScript, Tessera's
+        mostly the signature or the kernel's (docs/BENCHMARKS.md, *Where the targets stand*)."""
         a = self.args
         both = (tessera, reference)
         envs = {}
         for s in both:
             endpoints = http_json(s.base, "GET", "/.well-known/openid-configuration")
-            envs[s.name] = self.scenario_env(s, endpoints, "cc")
+            envs[s.name] = self.scenario_env(s, endpoints, scenario)
             self.check_once(s, envs[s.name])
             if a.warmup > 0:
                 run_wrk(a, self.pinning, s.base, connections, a.warmup, envs[s.name])
@@ -631,7 +634,7 @@ class Bench:
             for t in threads:
                 t.join()
         c1 = {s.name: cpu_ticks(s.server.pid) for s in both}
-        pair = {"alg": tessera.alg, "scenario": "cc", "connections": connections, "seconds": seconds}
+        pair = {"alg": tessera.alg, "scenario": scenario, "connections": connections, "seconds": seconds}
         for role, s in (("tessera", tessera), ("reference", reference)):
             out = outs[s.name]
             if isinstance(out, Exception):
@@ -647,7 +650,7 @@ class Bench:
         pair["ratio"] = round(t["per_cpu_s"] / r["per_cpu_s"], 3) if t["per_cpu_s"] and r["per_cpu_s"] else None
         if not pair["valid"]:
             log(f"    INVALID: {t['errors']} / {r['errors']} errors {t['error_detail']} {r['error_detail']}")
-        log(f"    side by side, c={connections}: {tessera.name} {t['per_cpu_s'] or 0:.1f} / {reference.name} "
+        log(f"    side by side, {scenario} c={connections}: {tessera.name} {t['per_cpu_s'] or 0:.1f} / {reference.name} "
             f"{r['per_cpu_s'] or 0:.1f} per CPU-second = {pair['ratio'] or 0:.2f}x")
         return pair
 
@@ -941,24 +944,33 @@ def main():
                 finally:
                     setup.cleanup()
         results["side_by_side"] = []
-        if "cc" in scenarios and "ES256" in algs and "oidc-provider" in servers:
+        # The targets that compare Tessera with oidc-provider are judged side by side (the same
+        # seconds); introspection and userinfo, at twice the threshold, on the separate runs.
+        pairs = []
+        if "ES256" in algs and "cc" in scenarios:
+            pairs.append(("ES256", ["cc"]))
+        if "RS256" in algs and any(sc in scenarios for sc in SIDE_BY_SIDE_STATIC):
+            pairs.append(("RS256", [sc for sc in SIDE_BY_SIDE_STATIC if sc in scenarios]))
+        if "oidc-provider" in servers and pairs:
             side = os.path.join(workdir, "side-by-side")
             os.makedirs(side)
             for server in servers:
                 if not server.startswith("tessera-") or (server == "tessera-pg" and pg_problem):
                     continue
-                log(f"== {server} and oidc-provider side by side: ES256 client credentials")
-                t = TesseraSetup(a, server.split("-", 1)[1], "ES256", side, bench.pinning)
-                o = OidcProviderSetup(a, "ES256", side, bench.pinning)
-                try:
-                    t.provision()
-                    t.server.start()
-                    o.server.start()
-                    results["side_by_side"].append(
-                        bench.side_by_side(t, o, max(a.connections), 2 * a.duration))
-                finally:
-                    t.cleanup()
-                    o.cleanup()
+                for alg, scs in pairs:
+                    log(f"== {server} and oidc-provider side by side: {alg} {', '.join(scs)}")
+                    t = TesseraSetup(a, server.split("-", 1)[1], alg, side, bench.pinning)
+                    o = OidcProviderSetup(a, alg, side, bench.pinning)
+                    try:
+                        t.provision()
+                        t.server.start()
+                        o.server.start()
+                        for sc in scs:
+                            results["side_by_side"].append(
+                                bench.side_by_side(t, o, max(a.connections), 2 * a.duration, sc))
+                    finally:
+                        t.cleanup()
+                        o.cleanup()
     finally:
         for f in os.listdir(workdir):
             if f.endswith(".log"):
