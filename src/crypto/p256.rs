@@ -21,7 +21,9 @@
 //! A prepared nonce lives in one place — the key's pool, then the stack of the one signing call
 //! that took it out under the lock — and is zeroed when dropped, so no nonce signs twice. The
 //! pool holds what a batch left over (≤ 63 per refilling thread); a thread that finds it empty
-//! makes a batch without holding the lock and puts the rest back.
+//! makes a batch without holding the lock and puts the rest back. The pool lives in this
+//! process only: Tessera never forks without exec (a child process, if any, runs another
+//! program), so no copy of it can sign.
 //!
 //! Safety: every pointer comes from AWS-LC or OpenSSL, is checked for NULL where the library
 //! may return one, and is owned by a wrapper below that frees it exactly once. The key is only
@@ -59,6 +61,7 @@ unsafe extern "C" {
 const BATCH: usize = 64;
 
 /// One prepared nonce: `k⁻¹ mod n` and `r = x(k·G) mod n`, big-endian. `k` itself is gone.
+/// Deliberately neither `Clone` nor `Copy`: a nonce moves, it is never duplicated.
 struct Nonce {
     kinv: Zeroizing<[u8; 32]>,
     r: [u8; 32],
@@ -102,9 +105,10 @@ impl P256Key {
 
     /// `s` for `digest` with `nonce`, by OpenSSL; `None` when OpenSSL refused the nonce.
     fn sign_with(&self, digest: &[u8], nonce: &Nonce) -> anyhow::Result<Option<[u8; 64]>> {
+        let r = BigNum::from_slice(&nonce.r)?;
+        // Cleared below, before any early return.
         let mut kinv = BigNum::from_slice(&nonce.kinv[..])?;
         kinv.set_const_time();
-        let r = BigNum::from_slice(&nonce.r)?;
         // SAFETY: `digest` is 32 readable bytes; `kinv`, `r` and the key are valid OpenSSL
         // objects for the whole call (OpenSSL only reads them); the returned signature, if not
         // NULL, is owned by `EcdsaSig` from here on and freed once.
