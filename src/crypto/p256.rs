@@ -31,7 +31,7 @@
 //! threads at once.
 
 use std::ffi::{c_int, c_uchar, c_void};
-use std::ptr::{NonNull, null, null_mut};
+use std::ptr::{null, null_mut};
 use std::sync::Mutex;
 
 use aws_lc_sys as sys;
@@ -263,6 +263,16 @@ fn check_ptr<T>(ret: *mut T, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `p` when the library returned an object, else the error `what` (the library returns NULL only
+/// when it could not make one).
+fn owned<T>(p: *mut T, what: &str) -> anyhow::Result<*mut T> {
+    if p.is_null() {
+        Err(anyhow::anyhow!("{what}"))
+    } else {
+        Ok(p)
+    }
+}
+
 /// An AWS-LC bignum, cleared and freed once.
 struct Bn(*mut sys::BIGNUM);
 
@@ -270,9 +280,7 @@ impl Bn {
     fn new() -> anyhow::Result<Bn> {
         // SAFETY: BN_new returns an owned bignum or NULL (checked).
         let p = unsafe { sys::BN_new() };
-        NonNull::new(p)
-            .map(|p| Bn(p.as_ptr()))
-            .ok_or_else(|| anyhow::anyhow!("out of memory"))
+        owned(p, "out of memory").map(Bn)
     }
 }
 
@@ -290,9 +298,7 @@ impl BnCtx {
     fn new() -> anyhow::Result<BnCtx> {
         // SAFETY: BN_CTX_new returns an owned context or NULL (checked).
         let p = unsafe { sys::BN_CTX_new() };
-        NonNull::new(p)
-            .map(|p| BnCtx(p.as_ptr()))
-            .ok_or_else(|| anyhow::anyhow!("out of memory"))
+        owned(p, "out of memory").map(BnCtx)
     }
 }
 
@@ -312,9 +318,7 @@ impl Mont {
     unsafe fn new(modulus: *const sys::BIGNUM, ctx: &BnCtx) -> anyhow::Result<Mont> {
         // SAFETY: per the contract; returns an owned context or NULL (checked).
         let p = unsafe { sys::BN_MONT_CTX_new_for_modulus(modulus, ctx.0) };
-        NonNull::new(p)
-            .map(|p| Mont(p.as_ptr()))
-            .ok_or_else(|| anyhow::anyhow!("no Montgomery context"))
+        owned(p, "no Montgomery context").map(Mont)
     }
 }
 
@@ -334,9 +338,7 @@ impl Point {
     unsafe fn new(group: *const sys::EC_GROUP) -> anyhow::Result<Point> {
         // SAFETY: per the contract; returns an owned point or NULL (checked).
         let p = unsafe { sys::EC_POINT_new(group) };
-        NonNull::new(p)
-            .map(|p| Point(p.as_ptr()))
-            .ok_or_else(|| anyhow::anyhow!("out of memory"))
+        owned(p, "out of memory").map(Point)
     }
 }
 
