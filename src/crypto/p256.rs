@@ -61,9 +61,12 @@ unsafe extern "C" {
 const BATCH: usize = 64;
 
 /// One prepared nonce: `k⁻¹ mod n` and `r = x(k·G) mod n`, big-endian. `k` itself is gone.
-/// Deliberately neither `Clone` nor `Copy`: a nonce moves, it is never duplicated.
+/// Deliberately neither `Clone` nor `Copy`: a nonce moves, it is never duplicated. `k⁻¹` sits
+/// in a heap block of its own, written there once and zeroed when the nonce is dropped: moving
+/// a nonce (into the pool, out of it) copies the pointer, not the secret, so no stale copy is
+/// left in a vector's old buffer or on a stack.
 struct Nonce {
-    kinv: Zeroizing<[u8; 32]>,
+    kinv: Zeroizing<Box<[u8]>>,
     r: [u8; 32],
 }
 
@@ -159,7 +162,7 @@ fn prepare_nonces(count: usize) -> anyhow::Result<Vec<Nonce>> {
     anyhow::ensure!(count > 0, "no nonce asked for");
     // SAFETY: the group is AWS-LC's static P-256 (never freed); every other object is created
     // here, checked for NULL, owned by a wrapper that frees it once, and only passed to AWS-LC
-    // functions while alive. `BN_bn2bin_padded` writes exactly 32 bytes into 32-byte arrays.
+    // functions while alive. `BN_bn2bin_padded` writes exactly 32 bytes into 32-byte buffers.
     unsafe {
         let group = sys::EC_group_p256();
         anyhow::ensure!(!group.is_null(), "AWS-LC has no P-256");
@@ -242,7 +245,7 @@ fn prepare_nonces(count: usize) -> anyhow::Result<Vec<Nonce>> {
                 None => check_ptr(sys::BN_copy(t.0, inv.0), "k⁻¹")?,
             }
             check(sys::BN_from_montgomery(t.0, t.0, mont.0, ctx.0), "k⁻¹")?;
-            let mut kinv = Zeroizing::new([0u8; 32]);
+            let mut kinv = Zeroizing::new(vec![0u8; 32].into_boxed_slice());
             check(
                 sys::BN_bn2bin_padded(kinv.as_mut_ptr(), kinv.len(), t.0),
                 "k⁻¹ bytes",
@@ -435,7 +438,8 @@ mod tests {
         let mut seen = HashSet::new();
         for n in &nonces {
             assert!(seen.insert(n.r), "distinct r");
-            assert_ne!(*n.kinv, [0u8; 32]);
+            assert_eq!(n.kinv.len(), 32);
+            assert_ne!(n.kinv[..], [0u8; 32]);
             let sig = signer.sign_with(&digest, n).unwrap().unwrap();
             assert_eq!(sig[..32], n.r, "r is the prepared one");
             let parsed = EcdsaSig::from_private_components(
