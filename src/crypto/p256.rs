@@ -207,7 +207,9 @@ fn prepare_nonces(count: usize) -> anyhow::Result<Vec<Nonce>> {
                     sys::BN_mod_mul_montgomery(p.0, before.0, k.0, mont.0, ctx.0),
                     "prefix product",
                 )?,
-                None => check_ptr(sys::BN_copy(p.0, k.0), "prefix product")?,
+                None => {
+                    check_ptr(sys::BN_copy(p.0, k.0), "prefix product")?;
+                }
             }
             prefix.push(p);
         }
@@ -242,7 +244,9 @@ fn prepare_nonces(count: usize) -> anyhow::Result<Vec<Nonce>> {
                         "unwind",
                     )?;
                 }
-                None => check_ptr(sys::BN_copy(t.0, inv.0), "k⁻¹")?,
+                None => {
+                    check_ptr(sys::BN_copy(t.0, inv.0), "k⁻¹")?;
+                }
             }
             check(sys::BN_from_montgomery(t.0, t.0, mont.0, ctx.0), "k⁻¹")?;
             let mut kinv = Zeroizing::new(vec![0u8; 32].into_boxed_slice());
@@ -261,19 +265,11 @@ fn check(ret: c_int, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn check_ptr<T>(ret: *mut T, what: &str) -> anyhow::Result<()> {
+/// `ret` when the library returned an object, else an error naming the call (AWS-LC returns
+/// NULL only when it could not make one).
+fn check_ptr<T>(ret: *mut T, what: &str) -> anyhow::Result<*mut T> {
     anyhow::ensure!(!ret.is_null(), "ES256 nonce preparation failed ({what})");
-    Ok(())
-}
-
-/// `p` when the library returned an object, else the error `what` (the library returns NULL only
-/// when it could not make one).
-fn owned<T>(p: *mut T, what: &str) -> anyhow::Result<*mut T> {
-    if p.is_null() {
-        Err(anyhow::anyhow!("{what}"))
-    } else {
-        Ok(p)
-    }
+    Ok(ret)
 }
 
 /// An AWS-LC bignum, cleared and freed once.
@@ -283,7 +279,7 @@ impl Bn {
     fn new() -> anyhow::Result<Bn> {
         // SAFETY: BN_new returns an owned bignum or NULL (checked).
         let p = unsafe { sys::BN_new() };
-        owned(p, "out of memory").map(Bn)
+        check_ptr(p, "BN_new").map(Bn)
     }
 }
 
@@ -301,7 +297,7 @@ impl BnCtx {
     fn new() -> anyhow::Result<BnCtx> {
         // SAFETY: BN_CTX_new returns an owned context or NULL (checked).
         let p = unsafe { sys::BN_CTX_new() };
-        owned(p, "out of memory").map(BnCtx)
+        check_ptr(p, "BN_CTX_new").map(BnCtx)
     }
 }
 
@@ -321,7 +317,7 @@ impl Mont {
     unsafe fn new(modulus: *const sys::BIGNUM, ctx: &BnCtx) -> anyhow::Result<Mont> {
         // SAFETY: per the contract; returns an owned context or NULL (checked).
         let p = unsafe { sys::BN_MONT_CTX_new_for_modulus(modulus, ctx.0) };
-        owned(p, "no Montgomery context").map(Mont)
+        check_ptr(p, "BN_MONT_CTX_new_for_modulus").map(Mont)
     }
 }
 
@@ -341,7 +337,7 @@ impl Point {
     unsafe fn new(group: *const sys::EC_GROUP) -> anyhow::Result<Point> {
         // SAFETY: per the contract; returns an owned point or NULL (checked).
         let p = unsafe { sys::EC_POINT_new(group) };
-        owned(p, "out of memory").map(Point)
+        check_ptr(p, "EC_POINT_new").map(Point)
     }
 }
 
