@@ -846,4 +846,148 @@ mod tests {
             }
         }
     }
+
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+
+    fn count(c: &mut SqliteConnection, sql: &str) -> i64 {
+        diesel::sql_query(sql).get_result::<Count>(c).unwrap().n
+    }
+
+    /// Migration 8 rebuilds the tables a sign-in writes as WITHOUT ROWID tables on a database
+    /// that already holds rows: every row is kept, the constraints and cascades still hold, and
+    /// no table is left behind.
+    #[test]
+    fn without_rowid_migration_keeps_rows_and_constraints() {
+        use diesel::migration::{MigrationConnection, MigrationSource};
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = open_sqlite(&dir.path().join("t.db")).unwrap();
+        let migrations: Vec<_> =
+            MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS).unwrap();
+        c.setup().unwrap();
+        for m in migrations
+            .iter()
+            .filter(|m| m.name().version().to_string().as_str() < "20261207")
+        {
+            c.run_migration(&**m).unwrap();
+        }
+        c.batch_execute(
+            "INSERT INTO clients (id, name, auth_method, redirect_uris, post_logout_redirect_uris,
+                 grant_types, scopes, audiences, created_at, updated_at)
+                 VALUES ('c1', 'C', 'none', '[]', '[]', '[]', '', '[]', 1, 1);
+             INSERT INTO users (id, username, email, created_at, updated_at)
+                 VALUES ('u1', 'alice', 'a@example.com', 1, 1), ('u2', 'bob', 'b@example.com', 1, 1);
+             INSERT INTO session_entries VALUES ('s:1', x'01', 9999999999, 0), ('c:2', x'02', 9999999999, 1);
+             INSERT INTO consents VALUES ('u1', 'c1', 'openid', 1), ('u2', 'c1', 'openid', 1);
+             INSERT INTO redeemed_codes VALUES ('h1', 'c1', 'u1', 'j1', 1, 9999999999);
+             INSERT INTO revoked_tokens VALUES ('j0', 1, 9999999999);
+             INSERT INTO counters VALUES ('k1', 3, 9999999999);
+             INSERT INTO token_families VALUES ('f1', 'c1', 'u1', 'openid', 'sid1', 1, 1, 9999999999, NULL),
+                 ('f2', 'c1', 'u2', 'openid', NULL, 1, 1, 9999999999, NULL);
+             INSERT INTO refresh_tokens VALUES ('r1', 'f1', 'rotated', 1, 9999999999, 2, x'00'),
+                 ('r2', 'f1', 'active', 2, 9999999999, NULL, NULL), ('r3', 'f2', 'active', 2, 9999999999, NULL, NULL);
+             INSERT INTO family_access_tokens VALUES ('j1', 'f1', 9999999999), ('j2', 'f2', 9999999999);
+             INSERT INTO browser_sessions VALUES ('sid1', 's:1', 'u1', 1, 1, 9999999999, NULL),
+                 ('sid2', 's:3', 'u2', 1, 1, 9999999999, NULL);
+             INSERT INTO session_clients VALUES ('sid1', 'c1'), ('sid2', 'c1');",
+        )
+        .unwrap();
+        let mut lite = DbConn::Sqlite(c);
+        assert_eq!(
+            migrate_on(&mut lite).unwrap(),
+            vec!["20261207000008".to_string()]
+        );
+        let DbConn::Sqlite(mut c) = lite else {
+            unreachable!()
+        };
+
+        let tables = [
+            ("session_entries", 2),
+            ("consents", 2),
+            ("redeemed_codes", 1),
+            ("revoked_tokens", 1),
+            ("counters", 1),
+            ("token_families", 2),
+            ("refresh_tokens", 3),
+            ("family_access_tokens", 2),
+            ("browser_sessions", 2),
+            ("session_clients", 2),
+        ];
+        for (table, rows) in tables {
+            assert_eq!(
+                count(&mut c, &format!("SELECT count(*) AS n FROM {table}")),
+                rows,
+                "{table}"
+            );
+            assert_eq!(
+                count(
+                    &mut c,
+                    &format!(
+                        "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' \
+                         AND name = '{table}' AND sql LIKE '%WITHOUT ROWID%'"
+                    )
+                ),
+                1,
+                "{table} is a WITHOUT ROWID table"
+            );
+        }
+        assert_eq!(
+            count(
+                &mut c,
+                "SELECT count(*) AS n FROM sqlite_master WHERE name LIKE '%_old'"
+            ),
+            0
+        );
+        // Every index is back (9 of them), and none of the old automatic ones.
+        assert_eq!(
+            count(
+                &mut c,
+                "SELECT count(*) AS n FROM sqlite_master WHERE type = 'index' AND tbl_name IN \
+                 ('session_entries', 'consents', 'redeemed_codes', 'revoked_tokens', 'counters', \
+                  'token_families', 'refresh_tokens', 'family_access_tokens', 'browser_sessions', \
+                  'session_clients')"
+            ),
+            9
+        );
+        // Never two live refresh tokens in one family.
+        assert!(
+            c.batch_execute(
+                "INSERT INTO refresh_tokens VALUES ('r4', 'f1', 'active', 3, 9999999999, NULL, NULL)"
+            )
+            .is_err()
+        );
+        // Foreign keys: none dangling, none creatable, and the cascades reach the new tables.
+        assert_eq!(
+            count(&mut c, "SELECT count(*) AS n FROM pragma_foreign_key_check"),
+            0
+        );
+        assert!(
+            c.batch_execute("INSERT INTO family_access_tokens VALUES ('j9', 'nope', 1)")
+                .is_err()
+        );
+        c.batch_execute("DELETE FROM users WHERE id = 'u1'")
+            .unwrap();
+        for (table, rows) in [
+            ("consents", 1),
+            ("token_families", 1),
+            ("refresh_tokens", 1),
+            ("family_access_tokens", 1),
+            ("browser_sessions", 1),
+            ("session_clients", 1),
+        ] {
+            assert_eq!(
+                count(&mut c, &format!("SELECT count(*) AS n FROM {table}")),
+                rows,
+                "{table} after the user's deletion"
+            );
+        }
+        c.batch_execute("DELETE FROM clients WHERE id = 'c1'")
+            .unwrap();
+        assert_eq!(count(&mut c, "SELECT count(*) AS n FROM token_families"), 0);
+        assert_eq!(count(&mut c, "SELECT count(*) AS n FROM refresh_tokens"), 0);
+        assert_eq!(count(&mut c, "SELECT count(*) AS n FROM consents"), 0);
+    }
 }
