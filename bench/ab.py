@@ -1,7 +1,7 @@
 """A/B of two Tessera binaries over the same seconds (python3 standard library only).
 
     python3 bench/ab.py --a OLD_BINARY --b NEW_BINARY [--scenario login|cc] [--storage sqlite|pg]
-                        [--connections 64] [--seconds 20] [--rounds 2] [--out DIR]
+                        [--connections 64] [--seconds 20] [--rounds 2] [--out FILE.json]
 
 Each round starts a fresh instance of each binary (its own data dir, or database and Redis
 prefix), puts each under its own load (bench/login.py's sign-ins, or wrk's RS256 client
@@ -10,7 +10,8 @@ credentials), and lets the two take turns on the servers' CPU a quarter of a sec
 seconds: a change smaller than the drift of a shared machine between two runs minutes apart
 still shows. Prints, per round and in all, each binary's sign-ins (or tokens) per CPU-second and
 the ratio B ÷ A; a run with errors is marked invalid. The rounds swap which binary the
-alternation starts with. Not run by CI (a measurement, not a test).
+alternation starts with. A measurement, not a test: CI only runs it on tiny durations
+(`bench/run --quick`, the same binary as A and B) so that it does not rot.
 """
 
 import argparse
