@@ -38,9 +38,9 @@ pub struct SessionListing {
 
 /// A `count(*) AS n` row of a raw query.
 #[derive(QueryableByName)]
-struct Count {
+pub(super) struct Count {
     #[diesel(sql_type = BigInt)]
-    n: i64,
+    pub(super) n: i64,
 }
 
 /// The common table expressions that record client `client` in session `sid` on PostgreSQL

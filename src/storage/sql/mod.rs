@@ -847,14 +847,11 @@ mod tests {
         }
     }
 
-    #[derive(QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-
     fn count(c: &mut SqliteConnection, sql: &str) -> i64 {
-        diesel::sql_query(sql).get_result::<Count>(c).unwrap().n
+        diesel::sql_query(sql)
+            .get_result::<browser_sessions::Count>(c)
+            .unwrap()
+            .n
     }
 
     /// Migration 8 rebuilds the tables a sign-in writes as WITHOUT ROWID tables on a database
