@@ -13,6 +13,7 @@ mod secrets;
 mod sessions;
 mod users;
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -100,12 +101,47 @@ struct WriteGate {
     /// The next ticket to hand out, and the ticket whose turn it is.
     tickets: Mutex<(u64, u64)>,
     turn: std::sync::Condvar,
+    /// Writes since the last checkpoint (see [`CHECKPOINT_EVERY`]).
+    since_checkpoint: std::sync::atomic::AtomicU32,
 }
 
 /// A writer's turn; the next one's starts when it is dropped (also when its job panics).
 struct Turn<'a>(&'a WriteGate);
 
+impl Turn<'_> {
+    /// Whether a checkpoint is due: the next write should run on a storage thread.
+    fn checkpoint_due(&self) -> bool {
+        self.0.since_checkpoint.load(Ordering::Relaxed) >= CHECKPOINT_EVERY
+    }
+
+    /// Counts a write made in this turn; on a storage thread (`may_checkpoint`), checkpoints
+    /// when one is due.
+    fn wrote(&self, store: &Store, may_checkpoint: bool) {
+        let n = self.0.since_checkpoint.fetch_add(1, Ordering::Relaxed) + 1;
+        if may_checkpoint && n >= CHECKPOINT_EVERY {
+            self.0.since_checkpoint.store(0, Ordering::Relaxed);
+            let done = store.with_conn(|c| {
+                c.batch_execute("PRAGMA wal_checkpoint(PASSIVE);")
+                    .map_err(map_err)
+            });
+            if let Err(e) = done {
+                tracing::warn!("SQLite checkpoint failed: {e}");
+            }
+        }
+    }
+}
+
 impl WriteGate {
+    /// A turn at once, or `None` when another writer has one or waits for one.
+    fn try_enter(&self) -> Option<Turn<'_>> {
+        let mut t = self.tickets.lock().unwrap_or_else(PoisonError::into_inner);
+        if t.0 != t.1 {
+            return None;
+        }
+        t.0 += 1;
+        Some(Turn(self))
+    }
+
     fn enter(&self) -> Turn<'_> {
         let mut t = self.tickets.lock().unwrap_or_else(PoisonError::into_inner);
         let mine = t.0;
@@ -128,6 +164,21 @@ impl Drop for Turn<'_> {
     }
 }
 
+thread_local! {
+    /// The pooled connection of the operation running inline on this thread, with its pool.
+    static HELD: std::cell::RefCell<Option<(usize, r2d2::PooledConnection<Manager>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// SQLite writes between two checkpoints of the WAL into the database file. The writes that run
+/// inline count too but never checkpoint: the write that finds one due runs on a storage thread
+/// and checkpoints after it, so the checkpoint's syncs never hold up an async worker. SQLite's
+/// own automatic checkpoint (at [`WAL_AUTOCHECKPOINT`] pages) is only the backstop.
+const CHECKPOINT_EVERY: u32 = 256;
+
+/// The WAL size, in pages, at which SQLite checkpoints on its own at the end of a commit.
+const WAL_AUTOCHECKPOINT: u32 = 4000;
+
 /// How long a storage call waits for a storage thread, and then for a pooled connection, before
 /// it fails as unavailable.
 const POOL_WAIT: Duration = Duration::from_secs(5);
@@ -140,7 +191,7 @@ fn open_sqlite(path: &std::path::Path) -> ConnectionResult<SqliteConnection> {
     let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
     conn.batch_execute(&format!(
         "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-         PRAGMA synchronous = FULL;",
+         PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT};",
         SQLITE_BUSY_TIMEOUT.as_millis()
     ))
     .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
@@ -361,14 +412,78 @@ impl Store {
         }))
     }
 
-    /// Runs `f` with a pooled connection on the current thread.
+    /// Runs `f` with a pooled connection on the current thread: the one an operation running
+    /// inline holds ([`Store::try_inline`]), or one from the pool.
     pub fn with_conn<T>(
         &self,
         f: impl FnOnce(&mut DbConn) -> StorageResult<T>,
     ) -> StorageResult<T> {
-        let mut pooled = self.pool.get().map_err(|e| {
-            StorageError::Unavailable(anyhow::anyhow!("no database connection: {e}"))
-        })?;
+        let id = self.pool_id();
+        let held = HELD.with_borrow_mut(|h| match h.take() {
+            Some((owner, conn)) if owner == id => Some(conn),
+            other => {
+                *h = other;
+                None
+            }
+        });
+        let Some(mut pooled) = held else {
+            let mut pooled = self.pool.get().map_err(|e| {
+                StorageError::Unavailable(anyhow::anyhow!("no database connection: {e}"))
+            })?;
+            return self.use_conn(&mut pooled, f);
+        };
+        let out = self.use_conn(&mut pooled, f);
+        HELD.with_borrow_mut(|h| *h = Some((id, pooled)));
+        out
+    }
+
+    /// Which pool a held connection belongs to: the write gate is shared by a store and its
+    /// unsynced view, as the pool is.
+    fn pool_id(&self) -> usize {
+        Arc::as_ptr(&self.writers) as usize
+    }
+
+    /// Runs `f` here and now, when that cannot wait: on SQLite, with a pooled connection free
+    /// at once and, for an operation that may write, no other writer's turn taken or awaited.
+    /// `Err(f)`, not run, otherwise.
+    fn try_inline<T, F: FnOnce(&Store) -> StorageResult<T>>(
+        &self,
+        write: bool,
+        f: F,
+    ) -> Result<StorageResult<T>, F> {
+        if self.is_postgres() {
+            return Err(f);
+        }
+        let turn = if write {
+            match self.writers.try_enter() {
+                Some(turn) if !turn.checkpoint_due() => Some(turn),
+                _ => return Err(f),
+            }
+        } else {
+            None
+        };
+        let Some(conn) = self.pool.try_get() else {
+            return Err(f);
+        };
+        let previous = HELD.with_borrow_mut(|h| h.replace((self.pool_id(), conn)));
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
+        HELD.with_borrow_mut(|h| *h = previous);
+        if let Some(turn) = &turn {
+            turn.wrote(self, false);
+        }
+        drop(turn);
+        Ok(
+            out.unwrap_or_else(|_| {
+                Err(StorageError::Other(anyhow::anyhow!("storage task failed")))
+            }),
+        )
+    }
+
+    fn use_conn<T>(
+        &self,
+        pooled: &mut Pooled,
+        f: impl FnOnce(&mut DbConn) -> StorageResult<T>,
+    ) -> StorageResult<T> {
         if pooled.synced != self.synced
             && let DbConn::Sqlite(lite) = &mut pooled.conn
         {
@@ -397,7 +512,10 @@ impl Store {
         self: &Arc<Self>,
         f: impl FnOnce(&Store) -> StorageResult<T> + Send + 'static,
     ) -> StorageResult<T> {
-        self.run(move |s| f(s.unsynced())).await
+        match self.try_inline(true, move |s: &Store| f(s.unsynced())) {
+            Ok(done) => done,
+            Err(f) => self.run(f).await,
+        }
     }
 
     /// Runs a blocking storage operation off the async workers, on one of the store's storage
@@ -410,8 +528,12 @@ impl Store {
     ) -> StorageResult<T> {
         let gate = (!self.is_postgres()).then(|| self.writers.clone());
         self.run_job(move |store| {
-            let _turn = gate.as_deref().map(WriteGate::enter);
-            f(store)
+            let turn = gate.as_deref().map(WriteGate::enter);
+            let out = f(store);
+            if let Some(turn) = &turn {
+                turn.wrote(store, true);
+            }
+            out
         })
         .await
     }
@@ -423,7 +545,10 @@ impl Store {
         self: &Arc<Self>,
         f: impl FnOnce(&Store) -> StorageResult<T> + Send + 'static,
     ) -> StorageResult<T> {
-        self.run_job(f).await
+        match self.try_inline(false, f) {
+            Ok(done) => done,
+            Err(f) => self.run_job(f).await,
+        }
     }
 
     async fn run_job<T: Send + 'static>(
@@ -687,6 +812,128 @@ mod tests {
             "{panicked:?}"
         );
         store.run(|s| s.ping()).await.unwrap();
+    }
+
+    fn lite(c: &mut DbConn) -> &mut SqliteConnection {
+        match c {
+            DbConn::Sqlite(l) => l,
+            DbConn::Pg(_) => unreachable!("a SQLite test"),
+        }
+    }
+
+    /// On SQLite, reads and unsynced writes run on the calling thread when nothing makes them
+    /// wait: a connection free and, for a write, no writer's turn taken or awaited. Synced
+    /// writes, and a write that would wait for another's turn, run on a storage thread.
+    #[tokio::test]
+    async fn short_calls_run_inline_when_nothing_waits() {
+        let (_dir, store) = test_store();
+        let store = Arc::new(store);
+        let here = std::thread::current().id();
+        let on = |s: &Store| s.with_conn(|_| Ok(std::thread::current().id()));
+        // The pool opens its connections when first asked for one; none is idle before.
+        assert_ne!(store.run_read(on).await.unwrap(), here);
+        assert_eq!(store.run_read(on).await.unwrap(), here);
+        assert_eq!(store.run_unsynced(on).await.unwrap(), here);
+        assert_eq!(
+            store.run_unsynced(|s| Ok(synchronous(s))).await.unwrap(),
+            1,
+            "inline, an unsynced write still skips the sync"
+        );
+        assert_ne!(store.run(on).await.unwrap(), here, "a synced write");
+        assert_eq!(store.run(|s| Ok(synchronous(s))).await.unwrap(), 2);
+
+        // Another writer's turn: the write waits for it on a storage thread, not here.
+        let (taken, turn_taken) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let _turn = store.writers.enter();
+                taken.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(100));
+            })
+        };
+        turn_taken.recv().unwrap();
+        let started = std::time::Instant::now();
+        assert_ne!(store.run_unsynced(on).await.unwrap(), here);
+        assert!(
+            started.elapsed() >= Duration::from_millis(50),
+            "it waited its turn"
+        );
+        holder.join().unwrap();
+
+        // Every connection in use: the read waits for one on a storage thread.
+        let held: Vec<_> = (0..2).map(|_| store.pool.get().unwrap()).collect();
+        let read = {
+            let store = store.clone();
+            tokio::spawn(async move { store.run_read(on).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(held);
+        assert_ne!(read.await.unwrap().unwrap(), here);
+
+        // A panic inline is an internal error; the connection goes back to the pool.
+        let panicked = store
+            .run_read(|_| -> StorageResult<()> { panic!("bug") })
+            .await;
+        assert!(
+            matches!(panicked, Err(StorageError::Other(_))),
+            "{panicked:?}"
+        );
+        assert!(HELD.with_borrow(|h| h.is_none()));
+        assert_eq!(store.run_read(on).await.unwrap(), here);
+        let state = store.pool.state();
+        assert_eq!(
+            state.idle_connections, state.connections,
+            "none left checked out"
+        );
+    }
+
+    /// The WAL is checkpointed every [`CHECKPOINT_EVERY`] writes, on a storage thread: the
+    /// write that finds one due leaves the caller's thread, and the pages reach the database
+    /// file only then.
+    #[tokio::test]
+    async fn checkpoints_run_on_storage_threads() {
+        let (dir, store) = test_store();
+        let store = Arc::new(store);
+        let here = std::thread::current().id();
+        store
+            .run(|s| {
+                s.with_conn(|c| {
+                    lite(c)
+                        .batch_execute("CREATE TABLE scratch (v BLOB NOT NULL)")
+                        .map_err(map_err)
+                })
+            })
+            .await
+            .unwrap();
+        let file_len = || std::fs::metadata(dir.path().join("t.db")).unwrap().len();
+        let insert = |s: &Store| {
+            s.with_conn(|c| {
+                lite(c)
+                    .batch_execute("INSERT INTO scratch (v) VALUES (randomblob(3000))")
+                    .map_err(map_err)
+            })?;
+            Ok(std::thread::current().id())
+        };
+        let mut ran_here = 0;
+        let mut moved = None;
+        for i in 0..CHECKPOINT_EVERY * 2 {
+            let before = file_len();
+            if store.run_unsynced(insert).await.unwrap() == here {
+                ran_here += 1;
+                assert_eq!(file_len(), before, "write {i}: no checkpoint inline");
+            } else {
+                assert!(
+                    moved.is_none(),
+                    "only the write that finds a checkpoint due moves"
+                );
+                assert!(file_len() > before, "write {i} checkpointed the WAL");
+                moved = Some(i);
+            }
+        }
+        assert_eq!(ran_here, CHECKPOINT_EVERY * 2 - 1);
+        let moved = moved.expect("a checkpoint ran");
+        assert!(moved <= CHECKPOINT_EVERY, "after {moved} writes");
     }
 
     /// Writers take their turns in the order they came, and a turn ends when it is dropped,
