@@ -479,6 +479,7 @@ impl Store {
         )
     }
 
+    /// `f` on `pooled`, switched to this view's `synchronous` level first if need be.
     fn use_conn<T>(
         &self,
         pooled: &mut Pooled,
@@ -507,7 +508,9 @@ impl Store {
     /// commit. For session state (`SqlSessionStore`) and for what a sign-in writes before a
     /// token exists (the session registry, consents), which the code exchange's synced commit
     /// makes durable before any token is returned. Every other write goes through
-    /// [`Store::run`] and is durable when it returns. On PostgreSQL, the same as `run`.
+    /// [`Store::run`] and is durable when it returns. On SQLite it runs inline when nothing
+    /// makes it wait ([`Store::try_inline`]: a short, unsynced write costs less than the
+    /// hand-off to a storage thread). On PostgreSQL, the same as `run`.
     pub async fn run_unsynced<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&Store) -> StorageResult<T> + Send + 'static,
@@ -540,7 +543,8 @@ impl Store {
 
     /// Like [`Store::run`], for an operation that only reads: on SQLite it does not wait for
     /// the writers' turns (in WAL mode readers never wait for a writer). An operation that
-    /// writes through here is still correct, only back to SQLite's busy handler.
+    /// writes through here is still correct, only back to SQLite's busy handler. On SQLite it
+    /// runs inline when a connection is idle ([`Store::try_inline`]).
     pub async fn run_read<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&Store) -> StorageResult<T> + Send + 'static,
