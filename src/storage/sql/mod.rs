@@ -825,6 +825,14 @@ mod tests {
         }
     }
 
+    /// Runs the statement `sql` on a storage thread (a test table).
+    async fn create(store: &Arc<Store>, sql: &'static str) {
+        store
+            .run(move |s| s.with_conn(|c| lite(c).batch_execute(sql).map_err(map_err)))
+            .await
+            .unwrap();
+    }
+
     /// On SQLite, reads and unsynced writes run on the calling thread when nothing makes them
     /// wait: a connection free and, for a write, no writer's turn taken or awaited. Synced
     /// writes, and a write that would wait for another's turn, run on a storage thread.
@@ -900,16 +908,7 @@ mod tests {
         let (dir, store) = test_store();
         let store = Arc::new(store);
         let here = std::thread::current().id();
-        store
-            .run(|s| {
-                s.with_conn(|c| {
-                    lite(c)
-                        .batch_execute("CREATE TABLE scratch (v BLOB NOT NULL)")
-                        .map_err(map_err)
-                })
-            })
-            .await
-            .unwrap();
+        create(&store, "CREATE TABLE scratch (v BLOB NOT NULL)").await;
         let file_len = || std::fs::metadata(dir.path().join("t.db")).unwrap().len();
         let insert = |s: &Store| {
             s.with_conn(|c| {
@@ -987,22 +986,7 @@ mod tests {
         let target = DatabaseTarget::Sqlite(dir.path().join("t.db"));
         migrate(&target).unwrap();
         let store = Arc::new(Store::connect(&target, 8).unwrap());
-        fn lite(c: &mut DbConn) -> &mut SqliteConnection {
-            match c {
-                DbConn::Sqlite(l) => l,
-                DbConn::Pg(_) => unreachable!("a SQLite test"),
-            }
-        }
-        store
-            .run(|s| {
-                s.with_conn(|c| {
-                    lite(c)
-                        .batch_execute("CREATE TABLE t (n INTEGER NOT NULL)")
-                        .map_err(map_err)
-                })
-            })
-            .await
-            .unwrap();
+        create(&store, "CREATE TABLE t (n INTEGER NOT NULL)").await;
         let mut writers = Vec::new();
         for i in 0..32 {
             let store = store.clone();
