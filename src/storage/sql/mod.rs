@@ -861,14 +861,14 @@ mod tests {
             std::thread::spawn(move || {
                 let _turn = store.writers.enter();
                 taken.send(()).unwrap();
-                std::thread::sleep(Duration::from_millis(100));
+                std::thread::sleep(Duration::from_millis(300));
             })
         };
         turn_taken.recv().unwrap();
         let started = std::time::Instant::now();
         assert_ne!(store.run_unsynced(on).await.unwrap(), here);
         assert!(
-            started.elapsed() >= Duration::from_millis(50),
+            started.elapsed() >= Duration::from_millis(150),
             "it waited its turn"
         );
         holder.join().unwrap();
