@@ -468,15 +468,10 @@ impl Store {
         let previous = HELD.with_borrow_mut(|h| h.replace((self.pool_id(), conn)));
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
         HELD.with_borrow_mut(|h| *h = previous);
-        if let Some(turn) = &turn {
+        if let Some(turn) = turn {
             turn.wrote(self, false);
         }
-        drop(turn);
-        Ok(
-            out.unwrap_or_else(|_| {
-                Err(StorageError::Other(anyhow::anyhow!("storage task failed")))
-            }),
-        )
+        Ok(out.unwrap_or_else(|_| task_failed()))
     }
 
     /// `f` on `pooled`, switched to this view's `synchronous` level first if need be.
@@ -565,9 +560,7 @@ impl Store {
             Err(executor::Lost::Expired) => Err(StorageError::Unavailable(anyhow::anyhow!(
                 "every storage thread stayed busy for {POOL_WAIT:?}"
             ))),
-            Err(executor::Lost::Failed) => {
-                Err(StorageError::Other(anyhow::anyhow!("storage task failed")))
-            }
+            Err(executor::Lost::Failed) => task_failed(),
         }
     }
 
@@ -575,6 +568,11 @@ impl Store {
     pub fn ping(&self) -> StorageResult<()> {
         self.with_conn(|c| c.ping().map_err(map_err))
     }
+}
+
+/// A storage call that panicked (inline or on a storage thread), or found no thread to run on.
+fn task_failed<T>() -> StorageResult<T> {
+    Err(StorageError::Other(anyhow::anyhow!("storage task failed")))
 }
 
 /// Bumps a change counter. Call it first in a write transaction: on SQLite it takes the write
